@@ -1,0 +1,57 @@
+# One command runs the pipeline, one runs the tests; each builds .venv on first use.
+#   make run                       whole DAG on the small default configuration
+#   make run CONFIG=config/config.yaml CORES=8
+#   make test                      the test suite (unit + integration)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= config/quick.yaml
+CORES ?= all
+SMK_ARGS ?=
+
+# Offline copies of the corpus and tokenizer for machines without internet (see README).
+# An already-set NLTK_DATA / TIKTOKEN_CACHE_DIR wins; with internet neither is needed.
+SHARED_DATA ?= $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)/nltk_data),)
+export NLTK_DATA ?= $(SHARED_DATA)/nltk_data
+endif
+ifneq ($(wildcard $(SHARED_DATA)/tiktoken_cache),)
+export TIKTOKEN_CACHE_DIR ?= $(SHARED_DATA)/tiktoken_cache
+endif
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: venv run dry-run test test-unit lint bench report clean
+venv: $(STAMP)
+
+# torch is installed first and alone: a torch pulled in as somebody's dependency
+# would be the multi-GB CUDA build.
+$(STAMP): requirements.txt requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q "$$(grep -E '^torch==' requirements.txt)"
+	$(BIN)/pip install -q -r requirements.txt -c requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SMK_ARGS)
+
+dry-run: $(STAMP)
+	$(BIN)/snakemake -n --configfile $(CONFIG) $(SMK_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration and not slurm" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests workflow benchmarks
+	$(BIN)/ruff format --check src tests workflow benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf results .snakemake logs

@@ -1,0 +1,14 @@
+# attention-phrenology: the whole DAG. Rules live in rules/*.smk; the science in src/phrenology.
+#   snakemake --cores all                                  the paper (config/config.yaml)
+#   snakemake --cores all --configfile config/quick.yaml   the small default (make run)
+
+include: "rules/common.smk"
+include: "rules/corpus.smk"
+include: "rules/train.smk"
+include: "rules/capture.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,52 @@
+# Shared set-up: config loading and validation, paths, helpers. Kept free of heavy
+# imports: Snakemake parses this file for every invocation and every cluster job.
+import os
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# Jobs import the package from this checkout, also on compute nodes and in conda envs.
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+
+from phrenology.config import SCHEMA_PATH, validate_config
+
+
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+# Concise first error naming the key (schema + cross-field checks), then Snakemake's own validation.
+validate_config(config)
+validate(config, schema=str(SCHEMA_PATH))
+
+SEEDS = config["seeds"]
+MODEL = config["model"]
+
+
+wildcard_constraints:
+    seed=r"\d+",
+
+
+def corpus_files():
+    """Outputs of prepare_corpus, by name (inputs of training)."""
+    return {
+        "train_tokens": "results/corpus/train_tokens.npy",
+        "train_offsets": "results/corpus/train_offsets.npy",
+        "heldout_tokens": "results/corpus/heldout_tokens.npy",
+        "heldout_offsets": "results/corpus/heldout_offsets.npy",
+        "vocab": "results/corpus/vocab.tsv",
+        "manifest": "results/corpus/manifest.json",
+    }
+
+
+def final_outputs():
+    """Every file `rule all` asks for."""
+    return [
+        *expand("results/models/seed{seed}/model.pt", seed=SEEDS),
+        *expand("results/attention/seed{seed}.npy", seed=SEEDS),
+        "results/heads.tsv",
+        "results/corpus/prompts.parquet",
+    ]

@@ -1,0 +1,144 @@
+"""File I/O that never leaves a half-written result under its final name.
+
+Every writer goes through :func:`atomic_path`: the data are written to a hidden
+temporary sibling and renamed onto the final name only when complete, so a job
+killed mid-write leaves no file that looks finished. Readers check what they
+load and raise :class:`DataError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from phrenology.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+REBUILD_HINT = "delete it and rerun the pipeline to rebuild it"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
+
+    The temporary name keeps the suffix, because numpy and matplotlib choose the
+    format (or append an extension) from it.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, final)  # atomic on POSIX within one filesystem
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        np.save(tmp, array)
+
+
+@contextlib.contextmanager
+def npy_memmap(
+    path: str | os.PathLike, shape: Sequence[int], dtype: Any = np.float32
+) -> Iterator[np.memmap]:
+    """A writable, disk-backed ``.npy`` array: fill it in slices, renamed into place on success.
+
+    Lets a job stream results larger than RAM straight to their final format.
+    """
+    with atomic_path(path) as tmp:
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=tuple(shape))
+        try:
+            yield array
+            array.flush()
+        finally:
+            del array
+
+
+def load_npy(
+    path: str | os.PathLike,
+    *,
+    shape: Sequence[int | None] | None = None,
+    ndim: int | None = None,
+    mmap: bool = False,
+) -> np.ndarray:
+    """Load a ``.npy`` file, checking it is complete and of the expected shape.
+
+    ``shape`` may hold ``None`` for a free axis.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is missing; rerun the pipeline to produce it")
+    try:
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"{path} is truncated or not a .npy file ({e}); {REBUILD_HINT}") from e
+    if ndim is not None and array.ndim != ndim:
+        raise DataError(f"{path} has {array.ndim} dimensions, expected {ndim}; {REBUILD_HINT}")
+    if shape is not None:
+        ok = len(shape) == array.ndim and all(
+            want is None or want == got for want, got in zip(shape, array.shape, strict=False)
+        )
+        if not ok:
+            want = tuple("*" if s is None else s for s in shape)
+            raise DataError(f"{path} has shape {array.shape}, expected {want}; {REBUILD_HINT}")
+    return array
+
+
+def write_tsv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, float_format="%.8g")
+
+
+def read_tsv(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is missing; rerun the pipeline to produce it")
+    # keep_default_na=False: a token such as "NaN" or "null" is text, not a missing value
+    frame = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+    if columns is not None:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"{path} lacks columns {missing}; {REBUILD_HINT}")
+    return frame
+
+
+def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise DataError(f"{path} is missing; rerun the pipeline to produce it") from e
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path} is not valid JSON ({e}); {REBUILD_HINT}") from e
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
