@@ -6,9 +6,13 @@ include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/train.smk"
 include: "rules/capture.smk"
+include: "rules/compare.smk"
+include: "rules/autoencoder.smk"
+include: "rules/clustering.smk"
+include: "rules/knockout.smk"
 
 
 rule all:
     default_target: True
     input:
-        final_outputs(),
+        FINAL_OUTPUTS,

@@ -30,3 +30,6 @@ rule heads_table:
         "logs/heads_table.log",
     script:
         "../workflow/scripts/write_heads.py"
+
+
+FINAL_OUTPUTS.extend([*attention_files(), "results/heads.tsv"])

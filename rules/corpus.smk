@@ -33,3 +33,6 @@ rule sample_prompts:
         runtime=10,
     script:
         "../workflow/scripts/sample_prompts.py"
+
+
+FINAL_OUTPUTS.append("results/corpus/prompts.parquet")

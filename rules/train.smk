@@ -20,3 +20,6 @@ rule train_model:
         "logs/train/seed{seed}.log",
     script:
         "../workflow/scripts/train_model.py"
+
+
+FINAL_OUTPUTS.extend(expand("results/models/seed{seed}/model.pt", seed=SEEDS))

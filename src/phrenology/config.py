@@ -86,11 +86,17 @@ def check_consistency(cfg: Mapping[str, Any]) -> None:
 
     ko = cfg["knockout"]
     if ko["model_seed"] not in cfg["seeds"]:
-        raise ConfigError("knockout.model_seed", f"{ko['model_seed']} is not one of seeds {cfg['seeds']}")
+        raise ConfigError(
+            "knockout.model_seed", f"{ko['model_seed']} is not one of seeds {cfg['seeds']}"
+        )
     if ko["layer"] >= model["n_layers"]:
-        raise ConfigError("knockout.layer", f"{ko['layer']} must be below model.n_layers ({model['n_layers']})")
+        raise ConfigError(
+            "knockout.layer", f"{ko['layer']} must be below model.n_layers ({model['n_layers']})"
+        )
     if ko["head"] >= model["n_heads"]:
-        raise ConfigError("knockout.head", f"{ko['head']} must be below model.n_heads ({model['n_heads']})")
+        raise ConfigError(
+            "knockout.head", f"{ko['head']} must be below model.n_heads ({model['n_heads']})"
+        )
 
     ae = cfg["autoencoder"]
     for b in ae["bottlenecks"]:
@@ -107,7 +113,9 @@ def check_consistency(cfg: Mapping[str, Any]) -> None:
 
     cl = cfg["clustering"]
     if cl["k"] >= heads:
-        raise ConfigError("clustering.k", f"{cl['k']} must be below the number of heads ({heads_desc})")
+        raise ConfigError(
+            "clustering.k", f"{cl['k']} must be below the number of heads ({heads_desc})"
+        )
     lo, hi = cl["gamma_range"]
     if lo >= hi:
         raise ConfigError("clustering.gamma_range", f"min {lo} must be below max {hi}")
@@ -121,7 +129,10 @@ def check_consistency(cfg: Mapping[str, Any]) -> None:
         )
     comp = an["components"]
     if comp["n_components"] > heads:
-        raise ConfigError("analysis.components.n_components", f"{comp['n_components']} exceeds the number of heads ({heads_desc})")
+        raise ConfigError(
+            "analysis.components.n_components",
+            f"{comp['n_components']} exceeds the number of heads ({heads_desc})",
+        )
     if comp["token_component"] > comp["n_components"]:
         raise ConfigError(
             "analysis.components.token_component",

@@ -56,7 +56,9 @@ def load_sentences(name: str = "brown", download: bool = True) -> list[list[str]
         return [list(s) for s in reader.sents()]
     except LookupError:
         if not download:
-            raise DataError(f"NLTK corpus '{name}' not found. " + NLTK_HINT.format(name=name)) from None
+            raise DataError(
+                f"NLTK corpus '{name}' not found. " + NLTK_HINT.format(name=name)
+            ) from None
     try:
         ok = nltk.download(name, quiet=True, raise_on_error=True)
     except Exception:  # no network: urllib raises a URLError, or worse

@@ -43,7 +43,7 @@ def snakemake_job(smk: Any) -> Iterator[Job]:
         os.environ[var] = str(threads)
     log_path = smk.log[0] if len(smk.log) else None
     terminal = sys.__stderr__
-    log = open(log_path, "a", buffering=1) if log_path else None  # noqa: SIM115
+    log = open(log_path, "a", buffering=1) if log_path else None
     if log:
         sys.stdout = sys.stderr = log
     job = Job(snakemake=smk, threads=threads, started=time.time())

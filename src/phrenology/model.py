@@ -56,7 +56,9 @@ def build_model(kwargs: Mapping[str, Any], device: torch.device | str = "cpu") -
         return HookedTransformer(HookedTransformerConfig(**kwargs, device=str(device)))
 
 
-def save_model(path: str | os.PathLike, model: HookedTransformer, kwargs: Mapping[str, Any], **extra: Any) -> None:
+def save_model(
+    path: str | os.PathLike, model: HookedTransformer, kwargs: Mapping[str, Any], **extra: Any
+) -> None:
     """Write ``{"format", "config", "state_dict", **extra}`` atomically; tensors are saved on CPU."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
@@ -70,7 +72,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, wrong file, pickle error
-        raise DataError(f"{path} is not a readable model file ({type(e).__name__}: {e}); {REBUILD_HINT}") from e
+        raise DataError(
+            f"{path} is not a readable model file ({type(e).__name__}: {e}); {REBUILD_HINT}"
+        ) from e
     if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
         raise DataError(f"{path} lacks 'config'/'state_dict'; it was not written by this pipeline")
     return ckpt

@@ -89,7 +89,11 @@ def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractCon
 
 @torch.inference_mode()
 def evaluate(
-    model: torch.nn.Module, windows: np.ndarray, batch_size: int, device: torch.device, precision: str = "fp32"
+    model: torch.nn.Module,
+    windows: np.ndarray,
+    batch_size: int,
+    device: torch.device,
+    precision: str = "fp32",
 ) -> float:
     """Token-weighted mean next-token loss over ``windows`` int64[n, n_ctx + 1]."""
     was_training = model.training
@@ -105,7 +109,9 @@ def evaluate(
     return total / count
 
 
-def run_fingerprint(settings: TrainSettings, seed: int, model_kwargs: Mapping[str, Any], train_windows: np.ndarray) -> str:
+def run_fingerprint(
+    settings: TrainSettings, seed: int, model_kwargs: Mapping[str, Any], train_windows: np.ndarray
+) -> str:
     """Identifies a training run: a checkpoint from a different run is never resumed."""
     h = hashlib.sha256()
     h.update(repr((asdict(settings), seed, sorted(model_kwargs.items()))).encode())
@@ -171,14 +177,28 @@ def train(
     if resumed is not None:
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
-        epoch, batch_index, global_step = resumed["epoch"], resumed["batch_index"], resumed["global_step"]
+        epoch, batch_index, global_step = (
+            resumed["epoch"],
+            resumed["batch_index"],
+            resumed["global_step"],
+        )
         epoch_loss_sum, elapsed = resumed["epoch_loss_sum"], resumed["elapsed"]
         log = TrainLog(steps=resumed["steps"], epochs=resumed["epochs"])
         torch.set_rng_state(resumed["torch_rng"])
         print(f"resumed from {ckpt_path} at epoch {epoch + 1}, step {global_step}", file=sys.stderr)
     else:
-        init_loss = evaluate(model, heldout_windows, settings.batch_size, device, settings.precision)
-        log.epochs.append({"epoch": 0, "step": 0, "train_loss": float("nan"), "heldout_loss": init_loss, "seconds": 0.0})
+        init_loss = evaluate(
+            model, heldout_windows, settings.batch_size, device, settings.precision
+        )
+        log.epochs.append(
+            {
+                "epoch": 0,
+                "step": 0,
+                "train_loss": float("nan"),
+                "heldout_loss": init_loss,
+                "seconds": 0.0,
+            }
+        )
 
     def checkpoint() -> None:
         if ckpt_path is None:
@@ -198,7 +218,9 @@ def train(
     while epoch < settings.epochs:
         order = epoch_order(n, seed, epoch)
         while batch_index < batches_per_epoch:
-            index = order[batch_index * settings.batch_size : (batch_index + 1) * settings.batch_size]
+            index = order[
+                batch_index * settings.batch_size : (batch_index + 1) * settings.batch_size
+            ]
             batch = torch.from_numpy(train_windows[index]).to(device, non_blocking=True)
             with autocast_for(device, settings.precision):
                 loss = next_token_loss(model, batch)
@@ -236,7 +258,10 @@ def train(
             "epoch": epoch + 1, "step": global_step, "train_loss": epoch_loss_sum / batches_per_epoch,
             "heldout_loss": heldout, "seconds": elapsed + time.perf_counter() - t0,
         })  # fmt: skip
-        print(f"epoch {epoch + 1}: train {epoch_loss_sum / batches_per_epoch:.4f} heldout {heldout:.4f}", file=sys.stderr)
+        print(
+            f"epoch {epoch + 1}: train {epoch_loss_sum / batches_per_epoch:.4f} heldout {heldout:.4f}",
+            file=sys.stderr,
+        )
         epoch, batch_index, epoch_loss_sum = epoch + 1, 0, 0.0
     bar.close()
     return log

@@ -29,7 +29,9 @@ def load_encoding(name: str = "gpt2"):
     try:
         return tiktoken.get_encoding(name)
     except Exception as e:  # network errors, hash mismatch, missing cache
-        raise DataError(f"could not load the '{name}' tokenizer ({type(e).__name__}: {e}). {TIKTOKEN_HINT}") from e
+        raise DataError(
+            f"could not load the '{name}' tokenizer ({type(e).__name__}: {e}). {TIKTOKEN_HINT}"
+        ) from e
 
 
 def encoding_sha256(encoding) -> str:

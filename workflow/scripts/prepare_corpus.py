@@ -14,14 +14,21 @@ with snakemake_job(snakemake) as job:
     train, heldout = corpus.split_sentences(sentences, p["train_fraction"])
     encoding = vocab.load_encoding(p["tokenizer"])
     streams = {
-        split: corpus.encode_sentences([corpus.detokenize(s) for s in sents], encoding.encode_ordinary_batch)
+        split: corpus.encode_sentences(
+            [corpus.detokenize(s) for s in sents], encoding.encode_ordinary_batch
+        )
         for split, sents in (("train", train), ("heldout", heldout))
     }
-    vocabulary = vocab.build_vocabulary(streams["train"].tokens, vocab.token_strings(encoding), p["vocab_size"])
+    vocabulary = vocab.build_vocabulary(
+        streams["train"].tokens, vocab.token_strings(encoding), p["vocab_size"]
+    )
     out = snakemake.output
     corpus_path = corpus.corpus_file(p["name"])
     for split, stream in streams.items():
-        io.save_npy(out[f"{split}_tokens"], vocabulary.encode(stream.tokens, encoding.n_vocab).astype("int32"))
+        io.save_npy(
+            out[f"{split}_tokens"],
+            vocabulary.encode(stream.tokens, encoding.n_vocab).astype("int32"),
+        )
         io.save_npy(out[f"{split}_offsets"], stream.offsets)
     io.write_tsv(out.vocab, pd.DataFrame({
         "id": range(vocabulary.size), "gpt2_id": vocabulary.gpt2_ids,

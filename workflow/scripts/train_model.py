@@ -15,15 +15,22 @@ with snakemake_job(snakemake) as job:
     seed = int(snakemake.wildcards.seed)
     window = p.model["n_ctx"] + 1  # inputs are the first n_ctx tokens, targets the next n_ctx
     train_windows = corpus.sample_windows(
-        corpus.load_stream(inp.train_tokens, inp.train_offsets), p.train["n_windows"], window, seed)
+        corpus.load_stream(inp.train_tokens, inp.train_offsets), p.train["n_windows"], window, seed
+    )
     heldout_windows = corpus.sample_windows(
-        corpus.load_stream(inp.heldout_tokens, inp.heldout_offsets), p.train["n_heldout_windows"], window, seed)
+        corpus.load_stream(inp.heldout_tokens, inp.heldout_offsets),
+        p.train["n_heldout_windows"],
+        window,
+        seed,
+    )
     kwargs = model_kwargs(p.model, io.read_json(inp.manifest)["vocabulary"]["size"], seed)
     device = pick_device()
     print(f"training seed {seed} on {device} with {job.threads} threads", flush=True)
     model = build_model(kwargs, device)
     settings = train.TrainSettings.from_config(p.train)
-    log = train.train(model, train_windows, heldout_windows, settings, seed, kwargs, device, p.checkpoint)
+    log = train.train(
+        model, train_windows, heldout_windows, settings, seed, kwargs, device, p.checkpoint
+    )
     io.write_tsv(out.steps, pd.DataFrame(log.steps))
     io.write_tsv(out.epochs, pd.DataFrame(log.epochs))
     save_model(out.model, model, kwargs, seed=seed, train=dict(p.train))

@@ -1,0 +1,1 @@
+# Head knockout (zeroing hook_z): paper Figs. 12–14.

@@ -1,0 +1,46 @@
+"""Shared figure plumbing: one look for every figure, model colours, atomic PNG writes.
+
+Each figure module draws on a Matplotlib ``Figure`` built from arrays and tables;
+:func:`save_figure` writes it atomically (and is the one place PNG metadata is
+added). Figures must stand on their own: axis labels, a title, a legend or colour
+bar, and model / head identities.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+DPI = 150
+
+
+def new_figure(width: float = 7.0, height: float = 5.0, **kwargs) -> Figure:
+    """A Figure not attached to pyplot's global state (safe in jobs and tests)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained", **kwargs)
+
+
+def model_colors(seeds: Sequence[int]) -> dict[int, tuple[float, float, float, float]]:
+    """A distinct colour per model seed (tab10, then tab20 for more than ten models)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if len(seeds) <= 10 else "tab20"]
+    return {seed: cmap(i % cmap.N) for i, seed in enumerate(seeds)}
+
+
+def save_figure(
+    fig: Figure, path: str | os.PathLike, metadata: Mapping[str, str] | None = None
+) -> None:
+    """Write ``fig`` as PNG atomically; ``metadata`` becomes PNG text chunks."""
+    from phrenology.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=DPI, metadata=dict(metadata or {}))

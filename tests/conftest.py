@@ -1,0 +1,107 @@
+"""Shared fixtures: offline data location, configs, and one run of the quick DAG per session."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# The standard loaders find the offline copies through these variables (see README).
+if (SHARED_DATA / "nltk_data").is_dir():
+    os.environ.setdefault("NLTK_DATA", str(SHARED_DATA / "nltk_data"))
+if (SHARED_DATA / "tiktoken_cache").is_dir():
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED_DATA / "tiktoken_cache"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def load_yaml(path: Path) -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture
+def paper_config() -> dict:
+    return load_yaml(REPO / "config" / "config.yaml")
+
+
+@pytest.fixture
+def quick_config() -> dict:
+    return load_yaml(REPO / "config" / "quick.yaml")
+
+
+def snakemake_cmd(workdir: Path, *args: str, configfile: Path | None = None) -> list[str]:
+    """A Snakemake command line for this repo's Snakefile, outputs under ``workdir``."""
+    return [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(configfile or REPO / "config" / "quick.yaml"),
+        *args,
+    ]  # fmt: skip
+
+
+def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, timeout: int = 900,
+                  check: bool = True) -> subprocess.CompletedProcess:  # fmt: skip
+    proc = subprocess.run(
+        snakemake_cmd(workdir, *args, configfile=configfile),
+        capture_output=True, text=True, timeout=timeout, cwd=workdir,
+    )  # fmt: skip
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
+    return proc
+
+
+def write_config(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def config_override(tmp_path, quick_config):
+    """Write a modified copy of the quick config: ``config_override({"model": {"n_heads": 0}})``."""
+
+    def make(changes: dict, base: dict | None = None) -> Path:
+        cfg = copy.deepcopy(base or quick_config)
+
+        def merge(dst, src):
+            for k, v in src.items():
+                if isinstance(v, dict) and isinstance(dst.get(k), dict):
+                    merge(dst[k], v)
+                else:
+                    dst[k] = v
+
+        merge(cfg, changes)
+        return write_config(tmp_path / "override.yaml", cfg)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def quick_dag(tmp_path_factory) -> Path:
+    """Run the whole quick DAG once, into a temporary working directory; return that directory.
+
+    Set PHRENOLOGY_QUICK_RESULTS to a directory that already holds a finished run
+    to reuse it while developing (its results/ is copied, never modified).
+    """
+    workdir = tmp_path_factory.mktemp("quick_dag")
+    reuse = os.environ.get("PHRENOLOGY_QUICK_RESULTS")
+    if reuse:
+        shutil.copytree(Path(reuse) / "results", workdir / "results")
+    run_snakemake(workdir, "--cores", "2")
+    return workdir
