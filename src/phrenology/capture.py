@@ -1,8 +1,9 @@
 """Capture every head's attention pattern (post-softmax) on a fixed set of prompts.
 
-Only ``blocks.*.attn.hook_pattern`` is kept and the forward pass stops after the
-last block (``stop_at_layer``), so the unembedding — by far the largest matrix of
-these models — never runs.
+Only ``blocks.*.attn.hook_pattern`` is kept and the forward pass never reaches the
+unembedding — by far the largest matrix of these models: ``stop_at_layer`` ends it
+after the last block, and the last layer's pattern hook ends it even earlier, before
+that block's attention output and MLP, which patterns do not depend on.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from transformer_lens import HookedTransformer
 
 def _is_pattern(name: str) -> bool:
     return name.endswith("attn.hook_pattern")
+
+
+class _PatternsComplete(Exception):
+    """Raised by the last layer's hook: nothing after it is needed (hooks are removed on exit)."""
 
 
 @torch.inference_mode()
@@ -48,6 +53,11 @@ def capture_patterns(
             layer = int(hook.name.split(".")[1])
             heads = slice(layer * cfg.n_heads, (layer + 1) * cfg.n_heads)
             out[start:stop, heads] = pattern.float().cpu().numpy()
+            if layer == cfg.n_layers - 1:
+                raise _PatternsComplete
 
-        model.run_with_hooks(tokens, fwd_hooks=[(_is_pattern, keep)], stop_at_layer=cfg.n_layers)
+        try:
+            model.run_with_hooks(tokens, fwd_hooks=[(_is_pattern, keep)], stop_at_layer=cfg.n_layers)
+        except _PatternsComplete:
+            pass
     return out

@@ -89,8 +89,8 @@ def load_npy(
             want is None or want == got for want, got in zip(shape, array.shape, strict=False)
         )
         if not ok:
-            want = tuple("*" if s is None else s for s in shape)
-            raise DataError(f"{path} has shape {array.shape}, expected {want}; {REBUILD_HINT}")
+            want = ", ".join("*" if s is None else str(s) for s in shape)
+            raise DataError(f"{path} has shape {array.shape}, expected ({want}); {REBUILD_HINT}")
     return array
 
 

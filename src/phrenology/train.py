@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from phrenology.errors import PhrenologyError
+from phrenology.fused_loss import linear_cross_entropy
 from phrenology.io import atomic_path
 
 
@@ -65,13 +66,34 @@ class TrainLog:
     epochs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def next_token_loss(model: torch.nn.Module, windows: torch.Tensor) -> torch.Tensor:
+def next_token_loss(model: torch.nn.Module, windows: torch.Tensor, fused: bool | None = None) -> torch.Tensor:
     """Mean cross-entropy of predicting ``windows[:, 1:]`` from ``windows[:, :-1]``.
 
     windows: int64[batch, n_ctx + 1] → scalar float32
+
+    In fp32 (``fused`` None → whenever autocast is off) the unembedding and the loss
+    run fused in token chunks (:mod:`phrenology.fused_loss`): same result, without
+    materialising [batch·n_ctx, d_vocab] logits and their gradient. Under bf16
+    autocast (the GPU path) the plain logits route is used.
     """
-    logits = model(windows[:, :-1])  # [batch, n_ctx, d_vocab]
-    return F.cross_entropy(logits.flatten(0, 1).float(), windows[:, 1:].flatten())
+    inputs, targets = windows[:, :-1], windows[:, 1:].flatten()
+    if fused is None:
+        fused = not torch.is_autocast_enabled(inputs.device.type)
+    if not fused:
+        logits = model(inputs)  # [batch, n_ctx, d_vocab]
+        return F.cross_entropy(logits.flatten(0, 1).float(), targets)
+    residual = model(inputs, stop_at_layer=model.cfg.n_layers)  # all blocks, no ln_final / unembed
+    ln_final = getattr(model, "ln_final", None)
+    if ln_final is not None:
+        residual = ln_final(residual)
+    return linear_cross_entropy(residual.flatten(0, 1), model.unembed.W_U, model.unembed.b_U, targets)
+
+
+def make_optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.AdamW:
+    """AdamW as in the paper; the fused kernel (one pass per tensor, CPU and CUDA) where available."""
+    return torch.optim.AdamW(
+        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, betas=settings.betas, fused=True
+    )
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -162,9 +184,7 @@ def train(
 
     device = torch.device(device)
     model.to(device).train()
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, betas=settings.betas
-    )
+    optimizer = make_optimizer(model, settings)
     n = len(train_windows)
     batches_per_epoch = math.ceil(n / settings.batch_size)
     total_steps = batches_per_epoch * settings.epochs
