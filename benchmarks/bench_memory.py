@@ -10,7 +10,6 @@ peak memory is reached in the first steps, when AdamW allocates its state.
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 
@@ -63,7 +62,6 @@ def main() -> None:
             "train_paper_config_mb": peak_mb(TRAIN.replace("STEPS", "3")),
             "capture_paper_config_mb": peak_mb(CAPTURE.replace("OUT", f"{tmp}/a.npy")),
         }
-    del resource
     for k, v in result.items():
         print(f"{k:>26}: {v:.0f} MiB")
     write_result("memory", result)
