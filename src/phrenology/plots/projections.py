@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 ARTIFICIAL_COLORS = {"uniform": "black", "self": "dimgray", "self_previous": "lightgray"}
 ARTIFICIAL_TAGS = {"uniform": "a", "self": "b", "self_previous": "c"}
-LAYER_MARKERS = "os^Dv<>pPX*h"
+LAYER_MARKERS = "os^Dv<>pPXh"
+# A star with a black edge: tab10 has a grey of its own (8th model), so shape, not only
+# the paper's black / grey shades, marks the artificial heads.
+ARTIFICIAL_MARKER = "*"
 
 
 def _method_titles(params: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
@@ -75,11 +78,11 @@ def plot_projections(table: pd.DataFrame, heads: pd.DataFrame, params: Mapping[s
             ax.scatter(
                 r["x"],
                 r["y"],
-                s=90,
+                s=170,
                 color=ARTIFICIAL_COLORS[r["point"]],
                 edgecolors="black",
                 linewidths=0.8,
-                marker="o",
+                marker=ARTIFICIAL_MARKER,
                 zorder=3,
             )
             ax.annotate(
@@ -106,7 +109,8 @@ def plot_projections(table: pd.DataFrame, heads: pd.DataFrame, params: Mapping[s
                 [],
                 linestyle="",
                 marker=LAYER_MARKERS[la % len(LAYER_MARKERS)],
-                color="gray",
+                color="black",
+                markerfacecolor="none",
                 label=f"layer {la}",
             )
             for la in sorted(heads["layer"].unique())
@@ -116,8 +120,8 @@ def plot_projections(table: pd.DataFrame, heads: pd.DataFrame, params: Mapping[s
             [],
             [],
             linestyle="",
-            marker="o",
-            markersize=8,
+            marker=ARTIFICIAL_MARKER,
+            markersize=13,
             color=ARTIFICIAL_COLORS[a],
             markeredgecolor="black",
             label=ARTIFICIAL_LABELS[a],
