@@ -1,2 +1,212 @@
 # Comparing heads on their raw attention patterns: paper Figs. 7–11.
 # (distance matrix, PCA/UMAP/t-SNE with artificial heads, PCA components, attention to token 0)
+# Each analysis is one job that fans in from every seed's tensor and writes data files; a
+# separate plot job draws the figure from those files alone, so figures can be restyled
+# without recomputing.
+
+ANALYSIS = config["analysis"]
+HEADS_PARAMS = {"seeds": SEEDS, "n_layers": MODEL["n_layers"], "n_heads": MODEL["n_heads"]}
+
+
+def _patterns_mem_mb(copies):
+    """mem_mb for a job holding the patterns ``copies`` times over (plus 1 GB for Python and
+    libraries), doubled on each retry. Measured peaks at the paper size (72 MB of patterns):
+    distance 0.3 GB, PCA 1.1 GB (LAPACK SVD in float64), t-SNE 2.4 GB."""
+
+    def mem_mb(wildcards, input, attempt):
+        return int(1000 + copies * input.size_mb) * attempt
+
+    return mem_mb
+
+
+rule attention_distance:
+    """Euclidean distance between every pair of heads' flattened patterns, heads.tsv order."""
+    input:
+        attention=attention_files(),
+        heads="results/heads.tsv",
+    output:
+        "results/distance/attention_distance.npy",
+    params:
+        **HEADS_PARAMS,
+    resources:
+        mem_mb=_patterns_mem_mb(6),
+        runtime=lambda wc, attempt: 10 * attempt,
+    log:
+        "logs/compare/attention_distance.log",
+    script:
+        "../workflow/scripts/attention_distance.py"
+
+
+rule plot_attention_distance:
+    input:
+        distances="results/distance/attention_distance.npy",
+        heads="results/heads.tsv",
+    output:
+        report(
+            "results/figures/fig07_attention_distance.png",
+            caption="../report/fig07.rst",
+            category="Comparing heads' patterns",
+        ),
+    params:
+        **HEADS_PARAMS,
+        n_prompts=config["capture"]["n_prompts"],
+        n_ctx=MODEL["n_ctx"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/compare/plot_attention_distance.log",
+    script:
+        "../workflow/scripts/plot_attention_distance.py"
+
+
+rule project_heads:
+    """PCA, UMAP and t-SNE of the heads plus three artificial heads, in one job (one UMAP
+    JIT compile); UMAP and t-SNE seeded from analysis.projection.seed."""
+    input:
+        attention=attention_files(),
+        heads="results/heads.tsv",
+    output:
+        "results/projection/projections.tsv",
+    params:
+        **HEADS_PARAMS,
+        projection=ANALYSIS["projection"],
+    resources:
+        mem_mb=_patterns_mem_mb(40),
+        runtime=lambda wc, attempt: 20 * attempt,
+    log:
+        "logs/compare/project_heads.log",
+    script:
+        "../workflow/scripts/project_heads.py"
+
+
+rule plot_projections:
+    input:
+        projections="results/projection/projections.tsv",
+        heads="results/heads.tsv",
+    output:
+        report(
+            "results/figures/fig08_projections.png",
+            caption="../report/fig08.rst",
+            category="Comparing heads' patterns",
+        ),
+    params:
+        **HEADS_PARAMS,
+        projection=ANALYSIS["projection"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/compare/plot_projections.log",
+    script:
+        "../workflow/scripts/plot_projections.py"
+
+
+rule pca_components:
+    """PCA over heads (features = every prompt's pattern values); components per prompt."""
+    input:
+        attention=attention_files(),
+        heads="results/heads.tsv",
+    output:
+        components="results/components/pca_components.npy",
+        variance="results/components/explained_variance.tsv",
+        scores="results/components/head_scores.tsv",
+    params:
+        **HEADS_PARAMS,
+        n_components=ANALYSIS["components"]["n_components"],
+    resources:
+        mem_mb=_patterns_mem_mb(20),
+        runtime=lambda wc, attempt: 10 * attempt,
+    log:
+        "logs/compare/pca_components.log",
+    script:
+        "../workflow/scripts/pca_components.py"
+
+
+rule plot_pca_components:
+    input:
+        components="results/components/pca_components.npy",
+        variance="results/components/explained_variance.tsv",
+        prompts="results/corpus/prompts.parquet",
+    output:
+        components=report(
+            "results/figures/fig09_pca_components.png",
+            caption="../report/fig09.rst",
+            category="Comparing heads' patterns",
+        ),
+        tokens=report(
+            "results/figures/fig10_pca_component_tokens.png",
+            caption="../report/fig10.rst",
+            category="Comparing heads' patterns",
+        ),
+    params:
+        n_prompts_shown=ANALYSIS["components"]["n_prompts_shown"],
+        token_component=ANALYSIS["components"]["token_component"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/compare/plot_pca_components.log",
+    script:
+        "../workflow/scripts/plot_pca_components.py"
+
+
+rule first_token_pca:
+    """Per (prompt, position ≥ 1), attention to token 0 in every head; 2-D PCA over the
+    first analysis.first_token.n_prompts prompts."""
+    input:
+        attention=attention_files(),
+        heads="results/heads.tsv",
+        prompts="results/corpus/prompts.parquet",
+    output:
+        points="results/first_token/first_token_pca.tsv",
+        variance="results/first_token/explained_variance.tsv",
+    params:
+        **HEADS_PARAMS,
+        n_prompts=ANALYSIS["first_token"]["n_prompts"],
+    resources:
+        mem_mb=_patterns_mem_mb(6),
+        runtime=lambda wc, attempt: 10 * attempt,
+    log:
+        "logs/compare/first_token_pca.log",
+    script:
+        "../workflow/scripts/first_token_pca.py"
+
+
+rule plot_first_token:
+    input:
+        points="results/first_token/first_token_pca.tsv",
+        variance="results/first_token/explained_variance.tsv",
+    output:
+        report(
+            "results/figures/fig11_first_token.png",
+            caption="../report/fig11.rst",
+            category="Comparing heads' patterns",
+        ),
+    params:
+        n_heads_total=len(SEEDS) * MODEL["n_layers"] * MODEL["n_heads"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/compare/plot_first_token.log",
+    script:
+        "../workflow/scripts/plot_first_token.py"
+
+
+FINAL_OUTPUTS.extend(
+    [
+        "results/distance/attention_distance.npy",
+        "results/figures/fig07_attention_distance.png",
+        "results/projection/projections.tsv",
+        "results/figures/fig08_projections.png",
+        "results/components/pca_components.npy",
+        "results/components/explained_variance.tsv",
+        "results/components/head_scores.tsv",
+        "results/figures/fig09_pca_components.png",
+        "results/figures/fig10_pca_component_tokens.png",
+        "results/first_token/first_token_pca.tsv",
+        "results/first_token/explained_variance.tsv",
+        "results/figures/fig11_first_token.png",
+    ]
+)

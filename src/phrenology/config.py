@@ -127,6 +127,11 @@ def check_consistency(cfg: Mapping[str, Any]) -> None:
             "analysis.projection.tsne.perplexity",
             f"{an['projection']['tsne']['perplexity']} must be below the number of points ({points} = {heads} heads + 3 artificial)",
         )
+    if an["projection"]["umap"]["n_neighbors"] >= points:
+        raise ConfigError(
+            "analysis.projection.umap.n_neighbors",
+            f"{an['projection']['umap']['n_neighbors']} must be below the number of points ({points} = {heads} heads + 3 artificial)",
+        )
     comp = an["components"]
     if comp["n_components"] > heads:
         raise ConfigError(

@@ -1,0 +1,20 @@
+"""Attention to the first token per (prompt, position), over all heads, in 2-D PCA (Fig. 11 data)."""
+
+from phrenology.jobs import snakemake_job
+
+with snakemake_job(snakemake) as job:
+    import pandas as pd
+
+    from phrenology import io
+    from phrenology.components import variance_table
+    from phrenology.first_token import first_token_pca
+    from phrenology.head_inputs import load_head_patterns
+
+    p = snakemake.params
+    patterns, _ = load_head_patterns(
+        snakemake.input.attention, snakemake.input.heads, p.seeds, p.n_layers, p.n_heads
+    )
+    prompts = pd.read_parquet(snakemake.input.prompts)
+    table, result = first_token_pca(patterns, prompts, p.n_prompts)
+    io.write_tsv(snakemake.output.points, table)
+    io.write_tsv(snakemake.output.variance, variance_table(result))

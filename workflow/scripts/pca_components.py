@@ -1,0 +1,24 @@
+"""PCA over heads of their flattened patterns: components per prompt (Figs. 9–10 data)."""
+
+from phrenology.jobs import snakemake_job
+
+with snakemake_job(snakemake) as job:
+    import numpy as np
+
+    from phrenology import io
+    from phrenology.components import pattern_components, variance_table
+    from phrenology.head_inputs import load_head_patterns
+    from phrenology.patterns import head_vectors
+
+    p = snakemake.params
+    patterns, heads = load_head_patterns(
+        snakemake.input.attention, snakemake.input.heads, p.seeds, p.n_layers, p.n_heads
+    )
+    n_prompts, _, n_ctx, _ = patterns.shape
+    result = pattern_components(head_vectors(patterns), n_prompts, n_ctx, p.n_components)
+    io.save_npy(snakemake.output.components, result.components.astype(np.float32))
+    io.write_tsv(snakemake.output.variance, variance_table(result))
+    scores = heads.copy()
+    for c in range(p.n_components):
+        scores[f"pc{c + 1}"] = result.scores[:, c]
+    io.write_tsv(snakemake.output.scores, scores)

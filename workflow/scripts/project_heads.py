@@ -1,0 +1,21 @@
+"""PCA, UMAP and t-SNE of the heads plus the three artificial heads (Fig. 8 data)."""
+
+from phrenology.jobs import snakemake_job
+
+with snakemake_job(snakemake) as job:
+    from phrenology import io
+    from phrenology.head_inputs import load_head_patterns
+    from phrenology.heads import head_label
+    from phrenology.patterns import head_vectors
+    from phrenology.projection import project, projection_table, with_artificial_heads
+
+    p = snakemake.params
+    patterns, heads = load_head_patterns(
+        snakemake.input.attention, snakemake.input.heads, p.seeds, p.n_layers, p.n_heads
+    )
+    n_prompts, _, n_ctx, _ = patterns.shape
+    points = with_artificial_heads(head_vectors(patterns), n_prompts, n_ctx)
+    del patterns
+    coordinates = project(points, p.projection)
+    labels = [head_label(*row) for row in heads[["seed", "layer", "head"]].itertuples(index=False)]
+    io.write_tsv(snakemake.output[0], projection_table(labels, coordinates))
