@@ -31,18 +31,24 @@ def main() -> None:
     m = cfg["model"]
     model = build_model(model_kwargs(m, 50257, seed=0), device).eval()
     prompts = np.random.default_rng(0).integers(0, 50257, size=(args.prompts, m["n_ctx"]))
-    out = np.empty((args.prompts, m["n_layers"] * m["n_heads"], m["n_ctx"], m["n_ctx"]), dtype=np.float32)
+    out = np.empty(
+        (args.prompts, m["n_layers"] * m["n_heads"], m["n_ctx"], m["n_ctx"]), dtype=np.float32
+    )
 
     @torch.inference_mode()
     def full_forward() -> None:
         """What capture would cost with run_with_cache and no stop: every layer plus the unembedding."""
         for s in range(0, args.prompts, args.batch):
             tokens = torch.from_numpy(prompts[s : s + args.batch]).to(device)
-            _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("hook_pattern"))
+            _, cache = model.run_with_cache(
+                tokens, names_filter=lambda n: n.endswith("hook_pattern")
+            )
             for layer in range(m["n_layers"]):
                 cache[f"blocks.{layer}.attn.hook_pattern"].cpu().numpy()
 
-    t_capture = timeit(lambda: capture_patterns(model, prompts, args.batch, out=out), args.repeats, sync=sync)
+    t_capture = timeit(
+        lambda: capture_patterns(model, prompts, args.batch, out=out), args.repeats, sync=sync
+    )
     t_full = timeit(full_forward, args.repeats, sync=sync)
     result = {
         "device": str(device), "prompts": args.prompts, "batch": args.batch,

@@ -1,6 +1,6 @@
 """Wall time of the whole quick DAG from an empty results/ and of a no-op rerun.
 
-    python benchmarks/bench_dag.py [--config config/quick.yaml] [--cores 2]
+python benchmarks/bench_dag.py [--config config/quick.yaml] [--cores 2]
 """
 
 from __future__ import annotations

@@ -48,8 +48,13 @@ BASELINE = "import torch, transformer_lens, numpy, yaml"
 
 def peak_mb(code: str) -> float:
     """Peak RSS of a child process running ``code``, in MiB."""
-    probe = code + "\nimport resource, json\nprint(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
-    proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    probe = (
+        code
+        + "\nimport resource, json\nprint(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1]) / 1024  # ru_maxrss is KiB on Linux
 
 

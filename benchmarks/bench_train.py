@@ -24,7 +24,11 @@ def linear_shapes(cfg: dict, d_vocab: int) -> list[tuple[int, int]]:
     """(in, out) of every matmul with weights, per token: attention Q, K, V, O, MLP in/out, unembed."""
     m = cfg["model"]
     inner = m["n_heads"] * m["d_head"]
-    per_layer = [(m["d_model"], inner)] * 3 + [(inner, m["d_model"]), (m["d_model"], m["d_mlp"]), (m["d_mlp"], m["d_model"])]
+    per_layer = [(m["d_model"], inner)] * 3 + [
+        (inner, m["d_model"]),
+        (m["d_model"], m["d_mlp"]),
+        (m["d_mlp"], m["d_model"]),
+    ]
     return per_layer * m["n_layers"] + [(m["d_model"], d_vocab)]
 
 
@@ -32,7 +36,9 @@ def train_flops_per_token(cfg: dict, d_vocab: int) -> float:
     """6 × weight-matmul parameters (forward 2, backward 4) + attention score/value products."""
     m = cfg["model"]
     weights = sum(i * o for i, o in linear_shapes(cfg, d_vocab))
-    attention = 2 * 2 * m["n_ctx"] * m["n_heads"] * m["d_head"] * m["n_layers"]  # QK^T and AV, averaged causal ≈ n_ctx
+    attention = (
+        2 * 2 * m["n_ctx"] * m["n_heads"] * m["d_head"] * m["n_layers"]
+    )  # QK^T and AV, averaged causal ≈ n_ctx
     return 6 * weights + 3 * attention
 
 
@@ -54,7 +60,9 @@ def main() -> None:
 
     model = build_model(model_kwargs(cfg["model"], d_vocab, seed=0), device).train()
     optimizer = make_optimizer(model, settings)
-    windows = torch.from_numpy(np.random.default_rng(0).integers(0, d_vocab, size=(batch, n_ctx + 1))).to(device)
+    windows = torch.from_numpy(
+        np.random.default_rng(0).integers(0, d_vocab, size=(batch, n_ctx + 1))
+    ).to(device)
 
     def step() -> None:
         with autocast_for(device, settings.precision):
@@ -63,7 +71,11 @@ def main() -> None:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    dtype = torch.bfloat16 if (args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")) else torch.float32
+    dtype = (
+        torch.bfloat16
+        if (args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda"))
+        else torch.float32
+    )
     mats = [(torch.randn(tokens, i, device=device, dtype=dtype), torch.randn(i, o, device=device, dtype=dtype),
              torch.randn(tokens, o, device=device, dtype=dtype)) for i, o in linear_shapes(cfg, d_vocab)]  # fmt: skip
 

@@ -28,7 +28,12 @@ def machine() -> dict:
     }
 
 
-def timeit(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, sync: Callable[[], None] | None = None) -> float:
+def timeit(
+    fn: Callable[[], object],
+    repeats: int = 5,
+    warmup: int = 1,
+    sync: Callable[[], None] | None = None,
+) -> float:
     """Median wall time of ``fn`` in seconds."""
     for _ in range(warmup):
         fn()
@@ -47,7 +52,9 @@ def timeit(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, sync: Ca
 def write_result(name: str, result: dict) -> Path:
     OUT.mkdir(exist_ok=True)
     path = OUT / f"{name}.json"
-    path.write_text(json.dumps({"benchmark": name, "machine": machine(), **result}, indent=2) + "\n")
+    path.write_text(
+        json.dumps({"benchmark": name, "machine": machine(), **result}, indent=2) + "\n"
+    )
     print(f"wrote {path}")
     return path
 

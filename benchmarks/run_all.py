@@ -1,6 +1,6 @@
 """Run every benchmark in turn; each prints its figures and writes benchmarks/out/<name>.json.
 
-    python benchmarks/run_all.py        (or: make bench)
+python benchmarks/run_all.py        (or: make bench)
 """
 
 import subprocess

@@ -39,7 +39,9 @@ def test_patterns_equal_full_forward_cache_in_layer_major_order(model, prompts):
 
 
 def test_batch_size_does_not_change_the_result(model, prompts):
-    np.testing.assert_array_equal(capture_patterns(model, prompts, 1), capture_patterns(model, prompts, 7))
+    np.testing.assert_array_equal(
+        capture_patterns(model, prompts, 1), capture_patterns(model, prompts, 7)
+    )
 
 
 def test_capture_fills_a_given_array_and_checks_its_shape(model, prompts):

@@ -2,7 +2,13 @@ import copy
 
 import pytest
 
-from phrenology.config import check_consistency, config_hash, load_config, n_heads_total, validate_config
+from phrenology.config import (
+    check_consistency,
+    config_hash,
+    load_config,
+    n_heads_total,
+    validate_config,
+)
 from phrenology.errors import ConfigError
 
 
@@ -31,7 +37,12 @@ def test_paper_values(paper_config):
                           "d_mlp": 2048, "act_fn": "solu_ln", "normalization_type": "LN"}  # fmt: skip
     assert c["corpus"]["vocab_size"] is None
     t = c["train"]
-    assert (t["n_windows"], t["n_heldout_windows"], t["batch_size"], t["epochs"]) == (30000, 1000, 64, 4)
+    assert (t["n_windows"], t["n_heldout_windows"], t["batch_size"], t["epochs"]) == (
+        30000,
+        1000,
+        64,
+        4,
+    )
     assert (t["lr"], t["weight_decay"], t["betas"]) == (1e-3, 1.0, [0.9, 0.98])
     assert (c["capture"]["n_prompts"], c["capture"]["prompt_seed"]) == (1024, 9992)
     assert n_heads_total(c) == 72
@@ -40,7 +51,11 @@ def test_paper_values(paper_config):
 @pytest.mark.parametrize(
     ("change", "key", "fragment"),
     [
-        (lambda c: c["model"].__setitem__("n_heads", "eight"), "model.n_heads", "not of type 'integer'"),
+        (
+            lambda c: c["model"].__setitem__("n_heads", "eight"),
+            "model.n_heads",
+            "not of type 'integer'",
+        ),
         (lambda c: c["model"].__setitem__("n_heads", 0), "model.n_heads", "less than the minimum"),
         (lambda c: c.__setitem__("seeds", []), "seeds", "should be non-empty"),
         (lambda c: c["model"].__setitem__("act_fn", "tanh"), "model.act_fn", "allowed values"),

@@ -93,3 +93,34 @@ def test_brown_corpus_loads_through_nltk():
     sentences = corpus.load_sentences("brown", download=False)
     assert len(sentences) == 57340
     assert corpus.detokenize(sentences[0]).startswith("The Fulton County Grand Jury said Friday")
+
+
+def _run_loader(nltk_data, tmp_path):
+    """load_sentences in a fresh interpreter (nltk reads NLTK_DATA once, at import)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from phrenology import corpus\ncorpus.load_sentences('brown')"
+    env = {**os.environ, "NLTK_DATA": str(nltk_data), "HOME": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_truncated_corpus_zip_is_named(tmp_path):
+    import os
+    from pathlib import Path
+
+    good = Path(os.environ["NLTK_DATA"]) / "corpora" / "brown.zip"
+    (tmp_path / "corpora").mkdir()
+    (tmp_path / "corpora" / "brown.zip").write_bytes(good.read_bytes()[:1_000_000])
+    proc = _run_loader(tmp_path, tmp_path)
+    assert proc.returncode != 0
+    assert "DataError" in proc.stderr and "brown.zip is damaged" in proc.stderr
+
+
+def test_missing_corpus_says_how_to_point_nltk_at_a_copy(tmp_path):
+    proc = _run_loader(tmp_path / "empty", tmp_path)
+    assert proc.returncode != 0
+    assert "NLTK_DATA" in proc.stderr and "DataError" in proc.stderr

@@ -78,8 +78,22 @@ def test_invalid_config_fails_before_any_job_naming_the_key(tmp_path, config_ove
 
 def test_parsing_the_workflow_imports_no_heavy_library(tmp_path):
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
-    proc = subprocess.run(snakemake_cmd(tmp_path, "-n"), capture_output=True, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        snakemake_cmd(tmp_path, "-n"), capture_output=True, text=True, env=env, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "import time" in line}
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in proc.stderr.splitlines()
+        if "import time" in line
+    }
     assert "phrenology.config" in imported  # the profile really covers the workflow's own imports
-    assert not imported & {"torch", "transformer_lens", "sklearn", "matplotlib", "umap", "tiktoken", "nltk"}
+    assert not imported & {
+        "torch",
+        "transformer_lens",
+        "sklearn",
+        "matplotlib",
+        "umap",
+        "tiktoken",
+        "nltk",
+    }

@@ -23,7 +23,9 @@ def test_stacked_patterns_follow_the_head_table(tmp_path):
     patterns = load_patterns(paths, heads_per_model=6)
     table = head_table([0, 1], 2, 3)
     for row in table.itertuples():
-        np.testing.assert_array_equal(patterns[:, row.head_index], per_seed[row.seed][:, row.layer * 3 + row.head])
+        np.testing.assert_array_equal(
+            patterns[:, row.head_index], per_seed[row.seed][:, row.layer * 3 + row.head]
+        )
     vectors = head_vectors(patterns)
     assert vectors.shape == (12, 5 * 16)
     np.testing.assert_array_equal(vectors[7], patterns[:, 7].reshape(-1))

@@ -23,7 +23,9 @@ def test_memmap_writer_streams_to_the_final_name(tmp_path):
         assert not target.exists()
         arr[:2] = 1.0
         arr[2:] = 2.0
-    np.testing.assert_array_equal(np.load(target), np.repeat([[1.0], [1.0], [2.0], [2.0]], 3, axis=1))
+    np.testing.assert_array_equal(
+        np.load(target), np.repeat([[1.0], [1.0], [2.0], [2.0]], 3, axis=1)
+    )
 
 
 def test_load_npy_checks_shape_and_detects_truncation(tmp_path):

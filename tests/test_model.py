@@ -36,7 +36,9 @@ def test_reload_reproduces_patterns(tmp_path):
     prompts = np.random.default_rng(0).integers(0, 50, size=(5, 8))
     save_model(tmp_path / "model.pt", model, kwargs, seed=3)
     reloaded = load_model(tmp_path / "model.pt")
-    np.testing.assert_array_equal(capture_patterns(model.eval(), prompts, 2), capture_patterns(reloaded, prompts, 2))
+    np.testing.assert_array_equal(
+        capture_patterns(model.eval(), prompts, 2), capture_patterns(reloaded, prompts, 2)
+    )
 
 
 def test_readme_two_line_reload(tmp_path):
@@ -47,7 +49,8 @@ def test_readme_two_line_reload(tmp_path):
     model = build_model(kwargs)
     save_model(tmp_path / "model.pt", model, kwargs)
     ckpt = torch.load(tmp_path / "model.pt")
-    m = HookedTransformer(HookedTransformerConfig(**ckpt["config"])); m.load_state_dict(ckpt["state_dict"])  # noqa: E702
+    m = HookedTransformer(HookedTransformerConfig(**ckpt["config"]))
+    m.load_state_dict(ckpt["state_dict"])  # noqa: E702
     tokens = torch.tensor([[1, 2, 3]])
     torch.testing.assert_close(m.to("cpu")(tokens), model(tokens))
 

@@ -46,7 +46,10 @@ def test_training_is_deterministic():
     (a, ka), (b, kb) = fresh(), fresh()
     train(a, data, heldout, settings(), seed=0, model_kwargs=ka, progress=False)
     train(b, data, heldout, settings(), seed=0, model_kwargs=kb, progress=False)
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(x, y)
+        for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
 
 
 def test_epoch_order_is_a_seeded_permutation():
@@ -67,7 +70,9 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path):
           progress=False, stop_after_steps=7)  # fmt: skip
     assert ckpt.exists()  # last checkpoint at step 6: steps 7.. are lost and redone
     resumed, _ = fresh()
-    log = train(resumed, data, heldout, s, seed=0, model_kwargs=kwargs, checkpoint_path=ckpt, progress=False)
+    log = train(
+        resumed, data, heldout, s, seed=0, model_kwargs=kwargs, checkpoint_path=ckpt, progress=False
+    )
     for x, y in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(x, y)
     assert [r["heldout_loss"] for r in log.epochs] == [r["heldout_loss"] for r in ref_log.epochs]

@@ -12,7 +12,14 @@ def gpt2():
 
 def test_gpt2_token_ids(gpt2):
     assert gpt2.n_vocab == 50257
-    assert gpt2.encode_ordinary("They sit alone in their rooms") == [2990, 1650, 3436, 287, 511, 9519]
+    assert gpt2.encode_ordinary("They sit alone in their rooms") == [
+        2990,
+        1650,
+        3436,
+        287,
+        511,
+        9519,
+    ]
 
 
 def test_token_strings_round_trip(gpt2):
@@ -48,3 +55,29 @@ def test_compact_vocabulary_must_be_smaller_than_tokenizer():
 
 def test_encoding_hash_is_stable(gpt2):
     assert vocab.encoding_sha256(gpt2) == vocab.encoding_sha256(vocab.load_encoding("r50k_base"))
+
+
+def test_corrupt_tokenizer_cache_is_named_and_left_in_place(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    cache = tmp_path / "cache"
+    shutil.copytree(os.environ["TIKTOKEN_CACHE_DIR"], cache)
+    bad = cache / "6d1cbeee0f20b3d9449abfede4726ed8212e3aee"  # vocab.bpe
+    bad.chmod(0o644)
+    bad.write_bytes(bad.read_bytes()[:-10])
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    with pytest.raises(
+        DataError, match=r"6d1cbeee0f20b3d9449abfede4726ed8212e3aee \(vocab\.bpe\) fails its sha256"
+    ):
+        vocab.load_encoding("gpt2")
+    assert bad.exists()  # tiktoken would have deleted it
+
+
+def test_missing_tokenizer_cache_says_how_to_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    import tiktoken.registry
+
+    monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})  # forget the encoding loaded earlier
+    with pytest.raises(DataError, match="TIKTOKEN_CACHE_DIR"):
+        vocab.load_encoding("gpt2")

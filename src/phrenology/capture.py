@@ -57,7 +57,9 @@ def capture_patterns(
                 raise _PatternsComplete
 
         try:
-            model.run_with_hooks(tokens, fwd_hooks=[(_is_pattern, keep)], stop_at_layer=cfg.n_layers)
+            model.run_with_hooks(
+                tokens, fwd_hooks=[(_is_pattern, keep)], stop_at_layer=cfg.n_layers
+            )
         except _PatternsComplete:
             pass
     return out

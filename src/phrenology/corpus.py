@@ -51,9 +51,8 @@ def load_sentences(name: str = "brown", download: bool = True) -> list[list[str]
     """
     import nltk
 
-    reader = getattr(nltk.corpus, name)
     try:
-        return [list(s) for s in reader.sents()]
+        return _read_sentences(name)
     except LookupError:
         if not download:
             raise DataError(
@@ -68,18 +67,43 @@ def load_sentences(name: str = "brown", download: bool = True) -> list[list[str]
             f"NLTK corpus '{name}' not found and could not be downloaded. "
             + NLTK_HINT.format(name=name)
         )
-    return [list(s) for s in reader.sents()]
+    return _read_sentences(name)
+
+
+def _read_sentences(name: str) -> list[list[str]]:
+    """Read through nltk; a damaged corpus file becomes a DataError naming it (LookupError passes)."""
+    import zipfile
+
+    import nltk
+
+    try:
+        return [list(s) for s in getattr(nltk.corpus, name).sents()]
+    except LookupError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, ValueError) as e:
+        where = corpus_file(name) or f"corpora/{name}"
+        raise DataError(
+            f"the NLTK corpus file {where} is damaged ({type(e).__name__}: {e}); replace it with a "
+            f"fresh copy (python -m nltk.downloader {name}, or the project's offline copy)"
+        ) from e
 
 
 def corpus_file(name: str = "brown") -> str | None:
-    """Path of the corpus file the NLTK loader reads (for provenance), if it is a file."""
+    """Path of the corpus file the NLTK loader reads (for provenance and error messages).
+
+    Searched on ``nltk.data.path`` directly, so it also names a file too damaged to open.
+    """
+    import os
+
     import nltk
 
-    for resource in (f"corpora/{name}.zip", f"corpora/{name}"):
-        try:
-            return str(nltk.data.find(resource))
-        except LookupError:
-            continue
+    for root in nltk.data.path:
+        for candidate in (
+            os.path.join(root, "corpora", f"{name}.zip"),
+            os.path.join(root, "corpora", name),
+        ):
+            if os.path.exists(candidate):
+                return candidate
     return None
 
 

@@ -50,7 +50,11 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
 
 def linear_cross_entropy(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, targets: torch.Tensor, chunk: int = 128
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    targets: torch.Tensor,
+    chunk: int = 128,
 ) -> torch.Tensor:
     """Mean cross-entropy of ``x @ weight + bias`` against ``targets``.
 

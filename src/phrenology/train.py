@@ -66,7 +66,9 @@ class TrainLog:
     epochs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def next_token_loss(model: torch.nn.Module, windows: torch.Tensor, fused: bool | None = None) -> torch.Tensor:
+def next_token_loss(
+    model: torch.nn.Module, windows: torch.Tensor, fused: bool | None = None
+) -> torch.Tensor:
     """Mean cross-entropy of predicting ``windows[:, 1:]`` from ``windows[:, :-1]``.
 
     windows: int64[batch, n_ctx + 1] → scalar float32
@@ -86,13 +88,19 @@ def next_token_loss(model: torch.nn.Module, windows: torch.Tensor, fused: bool |
     ln_final = getattr(model, "ln_final", None)
     if ln_final is not None:
         residual = ln_final(residual)
-    return linear_cross_entropy(residual.flatten(0, 1), model.unembed.W_U, model.unembed.b_U, targets)
+    return linear_cross_entropy(
+        residual.flatten(0, 1), model.unembed.W_U, model.unembed.b_U, targets
+    )
 
 
 def make_optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.AdamW:
     """AdamW as in the paper; the fused kernel (one pass per tensor, CPU and CUDA) where available."""
     return torch.optim.AdamW(
-        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, betas=settings.betas, fused=True
+        model.parameters(),
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
+        betas=settings.betas,
+        fused=True,
     )
 
 

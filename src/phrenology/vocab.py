@@ -22,10 +22,43 @@ TIKTOKEN_HINT = (
 )
 
 
+# What tiktoken downloads for the GPT-2 encoding and the sha256 it pins for each file
+# (tiktoken_ext/openai_public.py). Checked before tiktoken reads its cache, because on a
+# mismatch tiktoken deletes the cached file and tries to download it again.
+_PINNED_FILES = {
+    "gpt2": {
+        "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe":
+            "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
+        "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json":
+            "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
+    },
+}  # fmt: skip
+
+
+def check_tiktoken_cache(name: str) -> None:
+    """Raise DataError naming a cached tokenizer file in TIKTOKEN_CACHE_DIR that fails its pinned hash."""
+    import os
+
+    from phrenology.io import sha256_file
+
+    cache = os.environ.get("TIKTOKEN_CACHE_DIR")
+    if not cache:
+        return
+    for url, expected in _PINNED_FILES.get(name, {}).items():
+        path = os.path.join(cache, hashlib.sha1(url.encode()).hexdigest())
+        if os.path.isfile(path) and sha256_file(path) != expected:
+            raise DataError(
+                f"tokenizer cache file {path} ({url.rsplit('/', 1)[-1]}) fails its sha256 check; "
+                "replace it with a good copy (delete it to let tiktoken download it on a machine with internet). "
+                + TIKTOKEN_HINT
+            )
+
+
 def load_encoding(name: str = "gpt2"):
     """``tiktoken.get_encoding(name)``, with a clear error when it cannot be loaded offline."""
     import tiktoken
 
+    check_tiktoken_cache(name)
     try:
         return tiktoken.get_encoding(name)
     except Exception as e:  # network errors, hash mismatch, missing cache
