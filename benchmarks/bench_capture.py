@@ -13,9 +13,10 @@ import argparse
 import numpy as np
 import torch
 
-from common import paper_model_config, timeit, write_result
 from phrenology.capture import capture_patterns
 from phrenology.model import build_model, model_kwargs
+
+from common import paper_model_config, timeit, write_result
 
 
 def main() -> None:

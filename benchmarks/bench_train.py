@@ -15,9 +15,10 @@ import argparse
 import numpy as np
 import torch
 
-from common import paper_model_config, timeit, write_result
 from phrenology.model import build_model, model_kwargs
 from phrenology.train import TrainSettings, autocast_for, make_optimizer, next_token_loss
+
+from common import paper_model_config, timeit, write_result
 
 
 def linear_shapes(cfg: dict, d_vocab: int) -> list[tuple[int, int]]:

@@ -50,7 +50,7 @@ def test_readme_two_line_reload(tmp_path):
     save_model(tmp_path / "model.pt", model, kwargs)
     ckpt = torch.load(tmp_path / "model.pt")
     m = HookedTransformer(HookedTransformerConfig(**ckpt["config"]))
-    m.load_state_dict(ckpt["state_dict"])  # noqa: E702
+    m.load_state_dict(ckpt["state_dict"])
     tokens = torch.tensor([[1, 2, 3]])
     torch.testing.assert_close(m.to("cpu")(tokens), model(tokens))
 

@@ -17,7 +17,7 @@ import torch
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, targets, chunk):  # noqa: D102
+    def forward(ctx, x, weight, bias, targets, chunk):
         n = x.shape[0]
         need_grad = torch.is_grad_enabled() or any(ctx.needs_input_grad[:3])
         total = torch.zeros((), dtype=torch.float32, device=x.device)
@@ -43,7 +43,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return total / n
 
     @staticmethod
-    def backward(ctx, grad_output):  # noqa: D102
+    def backward(ctx, grad_output):
         dx, dw, db = ctx.saved_tensors
         scale = grad_output / ctx.n
         return dx * scale, dw * scale, db * scale, None, None
