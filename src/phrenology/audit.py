@@ -126,10 +126,14 @@ def workflow_params(
                 snakefile=Path(snakefile),
                 workdir=workdir.resolve(),
             )
-            dag_api = wf.dag(DAGSettings(targets=set(targets)))
             # Snakemake's API builds a DAG only to run or summarise it; its jobs' params
             # are what we need, so reach for the internal workflow (Snakemake 9).
-            workflow = dag_api.workflow_api._workflow
+            rules = wf._workflow.rules
+            # a file no rule makes any more would abort the whole DAG: leave it out (reported)
+            makeable = {t for t in targets if any(r.is_producer(t) for r in rules)}
+            if not makeable:
+                return found
+            workflow = wf.dag(DAGSettings(targets=makeable)).workflow_api._workflow
             workflow._prepare_dag(
                 forceall=False, ignore_incomplete=True, lock_warn_only=True, nolock=True
             )

@@ -180,22 +180,33 @@ def git_state(directory: str | os.PathLike | None) -> dict[str, Any] | None:
             capture_output=True, text=True, check=True, timeout=20,
         ).stdout  # fmt: skip
 
-    try:
-        top = git("rev-parse", "--show-toplevel").strip()
-        commit = git("rev-parse", "HEAD").strip()
-        changed = [
-            line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
-        ]
+    try:  # one call when the tree is clean: commit, branch and changed files together
+        status = git("status", "--porcelain=v2", "--branch", "--untracked-files=no")
+        headers = dict(
+            line[2:].split(" ", 1) for line in status.splitlines() if line.startswith("# ")
+        )
+        changed = [_status_path(line) for line in status.splitlines() if line[:1] in "12u"]
         diff = git("diff", "HEAD") if changed else ""
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError, ValueError):
         return None
     import hashlib
 
-    state: dict[str, Any] = {"repository": top, "commit": commit, "dirty": bool(changed)}
+    commit = headers.get("branch.oid")
+    state: dict[str, Any] = {
+        "commit": None if commit in (None, "(initial)") else commit,
+        "branch": headers.get("branch.head"),
+        "dirty": bool(changed),
+    }
     if changed:
         state["changed_files"] = changed[:50]
         state["diff_sha256"] = hashlib.sha256(diff.encode()).hexdigest()
     return state
+
+
+def _status_path(line: str) -> str:
+    """The path of a ``git status --porcelain=v2`` entry (the last field; may hold spaces)."""
+    fields = {"1": 8, "2": 9, "u": 10}[line[0]]
+    return line.split(" ", fields)[fields].split("\t")[0]
 
 
 def software_versions(packages: Iterable[str] = PACKAGES) -> dict[str, str | None]:
