@@ -152,7 +152,9 @@ def test_the_pipeline_records_its_products_and_the_audit_catches_faults(quick_da
 @pytest.mark.integration
 def test_a_file_the_workflow_no_longer_makes_is_stale_not_an_error(toy_workflow):
     snakefile = toy_workflow / "Snakefile"
-    snakefile.write_text(snakefile.read_text().replace("fig02_seed{seed}", "fig02_histogram_seed{seed}"))
+    snakefile.write_text(
+        snakefile.read_text().replace("fig02_seed{seed}", "fig02_histogram_seed{seed}")
+    )
     findings = audit(toy_workflow)
     assert not_current(findings) == {FIG02}
     assert "no longer makes this file" in next(f for f in findings if f.path == FIG02).reasons[0][1]

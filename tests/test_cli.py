@@ -44,7 +44,8 @@ def test_provenance_prints_the_tree_or_json(toy_workflow, capsys):
     text = capsys.readouterr().out
     assert text.startswith(FIG01)
     for expected in ("rule fig01", "rule summarize", "rule make_data [seed=1]",
-                     "rule make_data [seed=2]", "title=toy table", "seed: 1, 2"):  # fmt: skip
+                     "rule make_data [seed=2]", "title=toy table", "seed (wildcard): 1, 2",
+                     "config files: config.yaml"):  # fmt: skip
         assert expected in text
     assert main(["provenance", FIG01 + ".prov.json", "-d", str(toy_workflow), "--json"]) == 0
     tree = json.loads(capsys.readouterr().out)

@@ -37,7 +37,8 @@ def hand_made(tmp_path) -> Path:
               {"path": None, "role": "tokenizer", "name": "gpt2", "vocab_sha256": "t" * 64}]  # fmt: skip
     write_record(tmp_path, "results/a.npy", prep, source, "a" * 64)
     write_record(tmp_path, "results/b.npy", prep, source, "b" * 64)
-    plot = {"id": "plot", "rule": "plot", "wildcards": {"seed": "7"}, "params": {"k": 3}}
+    plot = {"id": "plot", "rule": "plot", "wildcards": {"seed": "7"},
+            "params": {"k": 3, "umap": {"seed": 5}}, "command": {"configfiles": ["c.yaml"]}}  # fmt: skip
     used = [{"path": "results/a.npy", "sha256": "a" * 64, "role": "a"},
             {"path": "results/b.npy", "sha256": "OLD" + "b" * 61, "role": "b"}]  # fmt: skip
     write_record(tmp_path, "results/fig.png", plot, used, "f" * 64)
@@ -58,6 +59,8 @@ def test_lineage_reaches_the_sources_and_expands_each_job_once(hand_made):
     assert {s.get("role") for s in summary["sources"]} == {"corpus", "tokenizer"}
     assert summary["rules"] == ["plot", "prepare"] and summary["wildcards"] == {"seed": ["7"]}
     assert summary["git"] == ["c0ffee" * 7 + "-dirty"]
+    assert summary["seed_params"] == ["plot: umap.seed=5"]
+    assert summary["configfiles"] == ["(the Snakefile's default)", "c.yaml"]
 
 
 def test_the_text_tree_shows_rules_config_sources_and_warnings(hand_made):
@@ -65,7 +68,8 @@ def test_the_text_tree_shows_rules_config_sources_and_warnings(hand_made):
     assert text.splitlines()[0].startswith("results/fig.png")
     assert "the file has changed since its record was written" in text
     assert "└── rule plot [seed=7]" in text and "config" in text and "k=3" in text
-    assert "rule prepare [] (above)" not in text and "rule prepare (above)" in text
+    assert "results/b.npy (b)  sha256 OLDbbbbbbbbb" in text
+    assert text.count("└── rule prepare") == 1 and "← rule prepare (above)" in text
     assert "corpus.name=brown" in text
     assert "/data/corpus.zip (corpus)  sha256 zzzzzzzzzzzz  [source: no record]" in text
     assert "tokenizer: name=gpt2 vocab_sha256=tttttttttttt" in text
@@ -113,5 +117,9 @@ def test_pipeline_lineage_reaches_the_corpus_file_tokenizer_and_seed(quick_dag, 
     assert sources["corpus"]["sha256"] == manifest["corpus"]["file_sha256"]
     assert sources["tokenizer"]["vocab_sha256"] == manifest["tokenizer"]["vocab_sha256"]
     assert tree["summary"]["wildcards"] == {"seed": [str(seed)]}
+    prompt_seed = yaml.safe_load((repo / "config" / "quick.yaml").read_text())["capture"][
+        "prompt_seed"
+    ]
+    assert f"sample_prompts: seed={prompt_seed}" in tree["summary"]["seed_params"]
     text = format_lineage(tree)
     assert f"rule train_model [seed={seed}]" in text and "corpus.name=brown" in text

@@ -287,3 +287,19 @@ def test_save_figure_outside_a_job_adds_no_provenance(tmp_path):
     save_figure(fig, tmp_path / "f.png")
     assert not any(k.startswith(provenance.PNG_PREFIX) for k in Image.open(tmp_path / "f.png").text)
     assert provenance.current_activity() is None
+
+
+@pytest.mark.parametrize("suffix", [".pdf", ".svg"])
+def test_save_figure_in_a_job_writes_other_formats_cleanly(workdir, suffix):
+    """PNG text chunks are PNG only: other formats reject or warn about unknown keys."""
+    import warnings
+
+    from phrenology.plots import new_figure, save_figure
+
+    smk = fake_smk(workdir, outputs={"fig": f"results/f{suffix}"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with snakemake_job(smk):
+            save_figure(new_figure(2, 2), smk.output[0])
+    assert Path(f"results/f{suffix}").stat().st_size > 0
+    assert provenance.record_path(f"results/f{suffix}").exists()

@@ -104,11 +104,17 @@ def _walk(node: dict[str, Any]):
 
 def _summary(root: dict[str, Any]) -> dict[str, Any]:
     """The sources at the bottom of the tree and what varied along the way."""
-    sources, rules, commits, wildcards = [], set(), set(), {}
+    sources, rules, commits, wildcards, seeds, configs = [], set(), set(), {}, set(), set()
     for node in _walk(root):
         act = node.get("generatedBy")
         if act and "ref" not in act:
             rules.add(act["rule"])
+            configs.update(act.get("configfiles") or ["(the Snakefile's default)"])
+            seeds.update(
+                f"{act['rule']}: {item}"
+                for item in flatten(act.get("params") or {})
+                if "seed" in item.split("=", 1)[0].rsplit(".", 1)[-1]
+            )
             git = act.get("git") or {}
             commits.add(
                 (git.get("commit") or "unknown") + ("-dirty" if git.get("dirty") else "")
@@ -126,6 +132,8 @@ def _summary(root: dict[str, Any]) -> dict[str, Any]:
         "rules": sorted(rules),
         "git": sorted(commits),
         "wildcards": {k: sorted(v, key=_natural) for k, v in wildcards.items()},
+        "seed_params": sorted(seeds),
+        "configfiles": sorted(configs),
     }
 
 
@@ -202,9 +210,7 @@ def format_lineage(root: dict[str, Any], width: int = WIDTH) -> str:
         act = node.get("generatedBy")
         if not act:
             return
-        if "ref" in act:
-            head = f"rule {act['rule']} {_wildcards(act['wildcards'])}".rstrip()
-            lines.append(f"{prefix}└── {head} (above)")
+        if "ref" in act:  # shown in full where first met; a single line refers back to it
             return
         head, details = _activity_lines(act)
         lines.append(f"{prefix}└── {head}")
@@ -219,6 +225,10 @@ def format_lineage(root: dict[str, Any], width: int = WIDTH) -> str:
             last = i == len(act["used"]) - 1
             branch, cont = ("└── ", "    ") if last else ("├── ", "│   ")
             text = _fact_text(child) if child.get("path") is None else _file_text(child)
+            ref = child.get("generatedBy") or {}
+            if "ref" in ref:
+                text += f"  ← rule {ref['rule']} {_wildcards(ref['wildcards'])}".rstrip()
+                text += " (above)"
             lines.append(f"{inner}{branch}{text}")
             emit_file(child, inner + cont)
 
@@ -230,7 +240,10 @@ def format_lineage(root: dict[str, Any], width: int = WIDTH) -> str:
         text = _file_text({**src, "record": True}) if src.get("path") else _fact_text(src)
         lines.append(f"{label}: {text}")
     for k, values in s.get("wildcards", {}).items():
-        lines.append(f"{k}: {', '.join(values)}")
+        lines.append(f"{k} (wildcard): {', '.join(values)}")
+    if s.get("seed_params"):
+        lines.append(f"seeds in config: {'; '.join(s['seed_params'])}")
+    lines.append(f"config files: {', '.join(s.get('configfiles', []))}")
     lines.append(f"rules: {', '.join(s.get('rules', []))}")
     lines.append(f"git: {', '.join(s.get('git', []))}")
     return "\n".join(lines)

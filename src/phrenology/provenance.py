@@ -314,9 +314,9 @@ def _script_path(smk: Any) -> str | None:
     scriptdir = getattr(smk, "scriptdir", None)
     name = re.sub(r"^tmp[^.]*\.", "", os.path.basename(sys.argv[0] or ""))
     if scriptdir and name:
-        candidate = Path(scriptdir) / name
-        if candidate.is_file():
-            return str(candidate)
+        candidate = os.path.normpath(os.path.join(scriptdir, name))  # scriptdir: rules/../…
+        if os.path.isfile(candidate):
+            return candidate
     return None
 
 

@@ -42,14 +42,15 @@ def save_figure(
 ) -> None:
     """Write ``fig`` as PNG atomically; ``metadata`` becomes PNG text chunks.
 
-    Inside a Snakemake job the job's key provenance (rule, git commit, config hash,
-    input hashes; see :mod:`phrenology.provenance`) is embedded too; read it back
-    with ``PIL.Image.open(path).text``.
+    Inside a Snakemake job a PNG also gets the job's key provenance (rule, git commit,
+    config hash, input hashes; see :mod:`phrenology.provenance`); read it back with
+    ``PIL.Image.open(path).text``.
     """
     from phrenology.io import atomic_path
 
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=DPI, metadata={**_provenance_metadata(), **(metadata or {})})
+        embedded = _provenance_metadata() if tmp.suffix.lower() == ".png" else {}
+        fig.savefig(tmp, dpi=DPI, metadata={**embedded, **(metadata or {})})
 
 
 def _provenance_metadata() -> dict[str, str]:
