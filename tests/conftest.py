@@ -105,3 +105,37 @@ def quick_dag(tmp_path_factory) -> Path:
         shutil.copytree(Path(reuse) / "results", workdir / "results")
     run_snakemake(workdir, "--cores", "2")
     return workdir
+
+
+# ---- provenance: a three-step toy workflow (tests/data/toy_workflow) run once per session
+
+TOY_WORKFLOW = REPO / "tests" / "data" / "toy_workflow"
+
+
+def run_toy_workflow(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the toy workflow in ``workdir`` with this checkout's package on the path."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p)}  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config.yaml", *args],
+        cwd=workdir, capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise AssertionError(f"toy workflow failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def toy_workflow_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("toy") / "toy"
+    shutil.copytree(TOY_WORKFLOW, workdir)
+    run_toy_workflow(workdir)
+    return workdir
+
+
+@pytest.fixture
+def toy_workflow(toy_workflow_run, tmp_path) -> Path:
+    """A private copy of a finished toy-workflow run (Snakefile, config, results, records)."""
+    workdir = tmp_path / "toy"
+    shutil.copytree(toy_workflow_run, workdir, symlinks=True)
+    return workdir

@@ -24,6 +24,11 @@ with snakemake_job(snakemake) as job:
     )
     out = snakemake.output
     corpus_path = corpus.corpus_file(p["name"])
+    tokenizer = {"name": p["tokenizer"], "n_vocab": encoding.n_vocab,
+                 "vocab_sha256": vocab.encoding_sha256(encoding)}  # fmt: skip
+    if corpus_path and os.path.isfile(corpus_path):
+        job.uses_file(corpus_path, role="corpus")  # read through NLTK, not a Snakemake input
+    job.uses("tokenizer", **tokenizer)
     for split, stream in streams.items():
         io.save_npy(
             out[f"{split}_tokens"],
@@ -40,7 +45,6 @@ with snakemake_job(snakemake) as job:
                    "sentences": len(sentences), "sentences_sha256": corpus.sentences_sha256(sentences)},
         "split": {"train_sentences": len(train), "heldout_sentences": len(heldout),
                   "train_tokens": len(streams["train"].tokens), "heldout_tokens": len(streams["heldout"].tokens)},
-        "tokenizer": {"name": p["tokenizer"], "n_vocab": encoding.n_vocab,
-                      "vocab_sha256": vocab.encoding_sha256(encoding)},
+        "tokenizer": tokenizer,
         "vocabulary": {"size": vocabulary.size, "unk_id": vocabulary.unk_id},
     })  # fmt: skip

@@ -9,6 +9,7 @@ bar, and model / head identities.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -39,8 +40,24 @@ def model_colors(seeds: Sequence[int]) -> dict[int, tuple[float, float, float, f
 def save_figure(
     fig: Figure, path: str | os.PathLike, metadata: Mapping[str, str] | None = None
 ) -> None:
-    """Write ``fig`` as PNG atomically; ``metadata`` becomes PNG text chunks."""
+    """Write ``fig`` as PNG atomically; ``metadata`` becomes PNG text chunks.
+
+    Inside a Snakemake job a PNG also gets the job's key provenance (rule, git commit,
+    config hash, input hashes; see :mod:`phrenology.provenance`); read it back with
+    ``PIL.Image.open(path).text``.
+    """
     from phrenology.io import atomic_path
 
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=DPI, metadata=dict(metadata or {}))
+        embedded = _provenance_metadata() if tmp.suffix.lower() == ".png" else {}
+        fig.savefig(tmp, dpi=DPI, metadata={**embedded, **(metadata or {})})
+
+
+def _provenance_metadata() -> dict[str, str]:
+    from phrenology import provenance
+
+    try:
+        return provenance.png_metadata()
+    except Exception as e:  # a figure without embedded provenance beats a failed job
+        print(f"warning: no provenance embedded in the figure ({e!r})", file=sys.stderr)
+        return {}

@@ -1,0 +1,122 @@
+"""``phrenology``: command-line tools around the pipeline's products.
+
+    phrenology provenance results/figures/fig05_….png     lineage of a figure, as a tree
+    phrenology audit --configfile config/quick.yaml       is every product still current?
+
+``python -m phrenology`` is the same program.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from phrenology.errors import PhrenologyError
+
+EXIT_OK, EXIT_NOT_CURRENT, EXIT_ERROR = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="phrenology", description="Provenance and audit of attention-phrenology results."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    prov = sub.add_parser(
+        "provenance",
+        help="print the lineage of an output back to the corpus, tokenizer, seeds and config",
+        description="Print the lineage of an output (from its provenance record and the "
+        "records of everything upstream) as a tree.",
+    )
+    prov.add_argument("path", help="an output of the pipeline, e.g. a figure under results/")
+    prov.add_argument("--json", action="store_true", help="print the lineage as JSON")
+    prov.add_argument(
+        "-d", "--directory", default=".", help="Snakemake working directory (default: .)"
+    )
+
+    aud = sub.add_parser(
+        "audit",
+        help="re-hash every recorded product and its inputs; exit 1 unless all are current",
+        description="Report every recorded product as current, stale, missing-input, modified "
+        "or missing. Exit status: 0 all current, 1 some not current, 2 the audit could not run.",
+    )
+    aud.add_argument(
+        "paths", nargs="*", help="report only these products (default: all under --results)"
+    )
+    aud.add_argument(
+        "--results",
+        action="append",
+        help="folder holding the records, relative to --directory (repeatable; default: results)",
+    )
+    aud.add_argument(
+        "--configfile",
+        "--config",
+        dest="configfiles",
+        action="append",
+        metavar="FILE",
+        help="compare each rule's config subset with what this config gives now; repeatable "
+        "(default: the config files each product was made with, as they read now)",
+    )
+    aud.add_argument("--snakefile", help="Snakefile to evaluate (default: the one recorded)")
+    aud.add_argument(
+        "--no-config", action="store_true", help="check files only, not the config subsets"
+    )
+    aud.add_argument(
+        "-d", "--directory", default=".", help="Snakemake working directory (default: .)"
+    )
+    aud.add_argument("--json", action="store_true", help="print the findings as JSON")
+    return parser
+
+
+def run_provenance(args: argparse.Namespace) -> int:
+    from phrenology.lineage import format_lineage, lineage
+
+    tree = lineage(args.path, args.directory)
+    print(json.dumps(tree, indent=2) if args.json else format_lineage(tree))
+    return EXIT_OK
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    import os
+
+    from phrenology.audit import audit, counts, format_table
+
+    findings = audit(
+        args.directory,
+        args.results or ["results"],
+        check_config=not args.no_config,
+        configfiles=args.configfiles,
+        snakefile=args.snakefile,
+    )
+    if args.paths:
+        wanted = {os.path.normpath(p) for p in args.paths}
+        unknown = wanted - {f.path for f in findings}
+        if unknown:
+            raise PhrenologyError(f"no provenance record for {', '.join(sorted(unknown))}")
+        findings = [f for f in findings if f.path in wanted]
+    if args.json:
+        print(json.dumps({"counts": counts(findings), "records": [f.as_dict() for f in findings]},
+                         indent=2))  # fmt: skip
+    else:
+        print(format_table(findings))
+    return EXIT_OK if all(f.status == "current" for f in findings) else EXIT_NOT_CURRENT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "provenance":
+            return run_provenance(args)
+        return run_audit(args)
+    except PhrenologyError as e:
+        print(f"phrenology {args.command}: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # output piped into `head`: not an error
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
