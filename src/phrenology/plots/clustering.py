@@ -145,6 +145,8 @@ SWEEP_PANELS = [
 def plot_gamma_sweep(sweep: pd.DataFrame) -> Figure:
     """Fig. 4: F, precision, recall, silhouette and number of clusters against γ; the selected
     γ marked."""
+    from matplotlib.ticker import MaxNLocator
+
     fig = new_figure(11, 6.5)
     axes = fig.subplots(2, 3).ravel()
     chosen = sweep[sweep["selected"].astype(str).str.lower() == "true"]
@@ -157,6 +159,8 @@ def plot_gamma_sweep(sweep: pd.DataFrame) -> Figure:
         ax.set_xlabel("resolution γ")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+        if col == "n_clusters":
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes[-1].set_axis_off()
     if g_best is not None:
         row = chosen.iloc[0]
@@ -181,11 +185,13 @@ def plot_clusters_umap(
     ccol = cluster_colors(clusters)
     ax_c.scatter(xy[:, 0], xy[:, 1], c=[ccol[c] for c in clusters], s=40, edgecolors="black",
                  linewidths=0.4, zorder=3)  # fmt: skip
-    for c in sorted(ccol):  # the number at the cluster centre, under the points
-        cx, cy = xy[clusters == c].mean(axis=0)
-        ax_c.text(cx, cy, str(c), fontsize=11, fontweight="bold", ha="center", va="center",
-                  color=ccol[c], zorder=2, bbox={"facecolor": "white", "alpha": 0.6, "lw": 0,
-                                                 "boxstyle": "round,pad=0.15"})  # fmt: skip
+    for c in sorted(ccol):  # the number just above the cluster's highest head
+        members = xy[clusters == c]
+        ax_c.annotate(str(c), (members[:, 0].mean(), members[:, 1].max()), xytext=(0, 7),
+                      textcoords="offset points", fontsize=11, fontweight="bold", ha="center",
+                      va="bottom", color=ccol[c], zorder=4,
+                      bbox={"facecolor": "white", "alpha": 0.7, "lw": 0,
+                            "boxstyle": "round,pad=0.15"})  # fmt: skip
     ax_c.set_title(f"by Leiden cluster (γ = {gamma:.3f}, {len(ccol)} clusters)")
     from matplotlib.lines import Line2D
 
@@ -204,6 +210,7 @@ def plot_clusters_umap(
     ax_m.set_title("by model")
     _model_legend(ax_m, seeds, mcol)
     for ax in (ax_c, ax_m):
+        ax.margins(0.08)  # room for the cluster numbers above the points
         ax.set_xlabel("UMAP 1")
         ax.set_ylabel("UMAP 2")
     fig.suptitle("Fig. 5 — heads on the UMAP of their embeddings", fontsize=12)
