@@ -256,7 +256,7 @@ def plot_cluster_patterns(
         if s > 0:
             ax.axhline(s - 0.5, color="white", lw=1.5)
         ax.text(len(query) + 0.5, (s + e - 1) / 2, f"cluster {clusters[order][s]}",
-                va="center", ha="left", fontsize=8, clip_on=False)  # fmt: skip
+                va="center", ha="left", fontsize=min(8.0, _tick_size(n_heads) + 1), clip_on=False)  # fmt: skip
     block = np.flatnonzero(key == 0)  # first pair of each query position
     centres, names, last = [], [], -np.inf
     for q, b in enumerate(block):
