@@ -1,1 +1,177 @@
 # kNN graph of head embeddings and Leiden over a γ sweep: paper Figs. 2–6.
+CLUSTERING = config["clustering"]
+
+
+rule knn_graph:
+    """Embedding distances and the symmetric kNN graph (union of directed kNN edges)."""
+    input:
+        "results/embedding/head_embedding.npy",
+    output:
+        distances="results/clustering/embedding_distances.npy",
+        edges="results/clustering/knn_edges.tsv",
+    params:
+        k=CLUSTERING["k"],
+        edge_weights=CLUSTERING["edge_weights"],
+    log:
+        "logs/clustering/knn_graph.log",
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    script:
+        "../workflow/scripts/knn_graph.py"
+
+
+rule umap_layout:
+    """2-D UMAP of the head embeddings: the layout of Figs. 3 and 5."""
+    input:
+        "results/embedding/head_embedding.npy",
+    output:
+        "results/clustering/umap_layout.tsv",
+    params:
+        umap=CLUSTERING["umap"],
+        seed=CLUSTERING["seed"],
+    log:
+        "logs/clustering/umap_layout.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../workflow/scripts/umap_layout.py"
+
+
+rule leiden_sweep:
+    """Leiden over n_gamma seeded resolutions; every clustering scored; the best → clusters.tsv."""
+    input:
+        distances="results/clustering/embedding_distances.npy",
+        edges="results/clustering/knn_edges.tsv",
+        heads="results/heads.tsv",
+    output:
+        sweep="results/clustering/gamma_sweep.tsv",
+        memberships="results/clustering/memberships.npy",
+        clusters="results/clustering/clusters.tsv",
+    params:
+        n_gamma=CLUSTERING["n_gamma"],
+        gamma_range=CLUSTERING["gamma_range"],
+        n_iterations=CLUSTERING["n_iterations"],
+        seed=CLUSTERING["seed"],
+    log:
+        "logs/clustering/leiden_sweep.log",
+    resources:
+        mem_mb=2000,
+        runtime=lambda wc, attempt: 20 * attempt,
+    script:
+        "../workflow/scripts/leiden_sweep.py"
+
+
+rule plot_fig02:
+    input:
+        distances="results/clustering/embedding_distances.npy",
+        heads="results/heads.tsv",
+        clusters="results/clustering/clusters.tsv",
+    output:
+        report(
+            "results/figures/fig02_embedding_distance.png",
+            caption="../report/fig02.rst",
+            category="Clustering",
+        ),
+    log:
+        "logs/figures/fig02.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/plot_fig02.py"
+
+
+rule plot_fig03:
+    input:
+        layout="results/clustering/umap_layout.tsv",
+        edges="results/clustering/knn_edges.tsv",
+        heads="results/heads.tsv",
+    output:
+        report(
+            "results/figures/fig03_knn_graph.png",
+            caption="../report/fig03.rst",
+            category="Clustering",
+        ),
+    params:
+        k=CLUSTERING["k"],
+    log:
+        "logs/figures/fig03.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/plot_fig03.py"
+
+
+rule plot_fig04:
+    input:
+        "results/clustering/gamma_sweep.tsv",
+    output:
+        report(
+            "results/figures/fig04_gamma_sweep.png",
+            caption="../report/fig04.rst",
+            category="Clustering",
+        ),
+    log:
+        "logs/figures/fig04.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/plot_fig04.py"
+
+
+rule plot_fig05:
+    input:
+        layout="results/clustering/umap_layout.tsv",
+        clusters="results/clustering/clusters.tsv",
+        sweep="results/clustering/gamma_sweep.tsv",
+    output:
+        report(
+            "results/figures/fig05_clusters_umap.png",
+            caption="../report/fig05.rst",
+            category="Clustering",
+        ),
+    log:
+        "logs/figures/fig05.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/plot_fig05.py"
+
+
+rule plot_fig06:
+    input:
+        patterns=attention_files(),
+        clusters="results/clustering/clusters.tsv",
+    output:
+        report(
+            "results/figures/fig06_cluster_patterns.png",
+            caption="../report/fig06.rst",
+            category="Clustering",
+        ),
+    params:
+        heads_per_model=MODEL["n_layers"] * MODEL["n_heads"],
+    log:
+        "logs/figures/fig06.log",
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=10,
+    script:
+        "../workflow/scripts/plot_fig06.py"
+
+
+FINAL_OUTPUTS.extend(
+    [
+        "results/clustering/gamma_sweep.tsv",
+        "results/clustering/clusters.tsv",
+        "results/figures/fig02_embedding_distance.png",
+        "results/figures/fig03_knn_graph.png",
+        "results/figures/fig04_gamma_sweep.png",
+        "results/figures/fig05_clusters_umap.png",
+        "results/figures/fig06_cluster_patterns.png",
+    ]
+)

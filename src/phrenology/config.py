@@ -111,10 +111,27 @@ def check_consistency(cfg: Mapping[str, Any]) -> None:
                 f"{b} is larger than autoencoder.first_width ({ae['first_width']}); widths halve from it down to the bottleneck",
             )
 
+    if ae["perturbation"]["n_top_pairs"] > n_pairs:
+        raise ConfigError(
+            "autoencoder.perturbation.n_top_pairs",
+            f"{ae['perturbation']['n_top_pairs']} exceeds the {n_pairs} token pairs of n_ctx {n_ctx}",
+        )
+    n_rows = n_prompts * heads
+    if ae["validation_fraction"] > 0 and n_rows < 2:
+        raise ConfigError(
+            "autoencoder.validation_fraction",
+            f"{n_rows} (prompt, head) row cannot be split into training and validation rows",
+        )
+
     cl = cfg["clustering"]
     if cl["k"] >= heads:
         raise ConfigError(
             "clustering.k", f"{cl['k']} must be below the number of heads ({heads_desc})"
+        )
+    if cl["umap"]["n_neighbors"] >= heads:
+        raise ConfigError(
+            "clustering.umap.n_neighbors",
+            f"{cl['umap']['n_neighbors']} must be below the number of heads ({heads_desc})",
         )
     lo, hi = cl["gamma_range"]
     if lo >= hi:

@@ -1,0 +1,37 @@
+"""One autoencoder (one bottleneck) over every (prompt, head) pattern: model, metrics, codes."""
+
+from phrenology.jobs import snakemake_job
+
+with snakemake_job(snakemake) as job:
+    job.set_torch_threads()
+    import sys
+
+    import pandas as pd
+
+    from phrenology import io
+    from phrenology.autoencoder import AESettings, encode, save_autoencoder, train_autoencoder
+    from phrenology.errors import DataError
+    from phrenology.model import pick_device
+    from phrenology.pairs import pattern_rows
+    from phrenology.patterns import load_patterns
+
+    p = snakemake.params
+    heads = io.read_tsv(snakemake.input.heads, columns=["head_index"])
+    patterns = load_patterns(snakemake.input.patterns, heads_per_model=p.heads_per_model)
+    n_prompts, n_heads = patterns.shape[:2]
+    if n_heads != len(heads):
+        raise DataError(
+            f"{snakemake.input.heads} lists {len(heads)} heads, the patterns hold {n_heads}"
+        )
+    rows = pattern_rows(patterns)  # [n_prompts * n_heads, n_pairs], prompt-major
+    device = pick_device()
+    print(f"{rows.shape[0]} rows × {rows.shape[1]} token pairs on {device}", file=sys.stderr)
+
+    model, history, metrics = train_autoencoder(
+        rows, p.bottleneck, AESettings.from_config(p.settings), device, log=sys.stderr
+    )
+    codes = encode(model, rows).reshape(n_prompts, n_heads, p.bottleneck)
+    save_autoencoder(snakemake.output.model, model, metrics)
+    io.save_npy(snakemake.output.codes, codes)
+    io.write_tsv(snakemake.output.history, pd.DataFrame(history))
+    io.write_json(snakemake.output.metrics, metrics)
