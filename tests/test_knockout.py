@@ -133,10 +133,16 @@ def test_probability_changes_are_differences_of_vocabulary_softmaxes(models, tok
         torch.testing.assert_close(changes[layer * N_HEADS + head], knocked - original)
 
 
-def materialised_vectors(models, prompts) -> np.ndarray:
-    """Every head's change vector over ALL prompts at once: [H, n_prompts * d_vocab]."""
-    tokens = torch.as_tensor(prompts)
-    return torch.cat([knockout.probability_changes(m, tokens) for m in models]).flatten(1).numpy()
+def materialised_vectors(models, prompts, batch_size) -> np.ndarray:
+    """Every head's change vector over ALL prompts held at once: [H, n_prompts * d_vocab],
+    prompt-major. Forward passes use the same batches as the streamed run, so both see the
+    same float32 logits (a different batch shape can change them by rounding)."""
+    per_batch = [
+        torch.cat([knockout.probability_changes(m, torch.as_tensor(prompts[i : i + batch_size]))
+                   for m in models])
+        for i in range(0, len(prompts), batch_size)
+    ]  # fmt: skip
+    return torch.cat(per_batch, dim=1).flatten(1).numpy()
 
 
 def aligned(got: np.ndarray, want: np.ndarray) -> np.ndarray:
@@ -162,10 +168,13 @@ def test_streamed_gram_equals_materialised_and_its_pca_equals_sklearn(models):
     from sklearn.decomposition import PCA
 
     prompts = np.random.default_rng(2).integers(0, D_VOCAB, size=(5, N_CTX))
-    x = materialised_vectors(models, prompts)
+    x = materialised_vectors(models, prompts, batch_size=2)
     assert x.shape == (2 * N_LAYERS * N_HEADS, 5 * D_VOCAB)
     gram = knockout.knockout_gram(models, prompts, batch_size=2)  # batches of 2, 2, 1
-    np.testing.assert_allclose(gram, x @ x.T, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(gram, x @ x.T, rtol=1e-12, atol=1e-18)
+    # one batch of all prompts: the same up to float32 rounding in the forward passes
+    whole = materialised_vectors(models, prompts, batch_size=len(prompts))
+    np.testing.assert_allclose(gram, whole @ whole.T, rtol=1e-3, atol=1e-12)
     scores, ratio = knockout.gram_pca(gram)
     pca = PCA(n_components=2, svd_solver="full").fit(x)
     want = pca.transform(x)

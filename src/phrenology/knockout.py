@@ -68,7 +68,9 @@ def last_logits(
 
     hooks = [] if knockout is None else knockout_hooks(*knockout)
     with torch.inference_mode():
-        logits = model.run_with_hooks(tokens, fwd_hooks=hooks)
+        # unembed the last position only: the unembedding is the models' largest matrix
+        resid = model.run_with_hooks(tokens, fwd_hooks=hooks, stop_at_layer=model.cfg.n_layers)
+        logits = model.unembed(model.ln_final(resid[:, -1:, :]))
     return logits[:, -1, :].float()
 
 

@@ -33,6 +33,16 @@ def prompt_text(tokens: Sequence[str]) -> str:
     return "|".join(str(t) for t in tokens)
 
 
+def prompt_lines(meta: Mapping[str, Any], width: int) -> str:
+    """Title lines: the prompt, then its model tokens, each wrapped to ``width`` characters."""
+    import textwrap
+
+    return "\n".join([
+        textwrap.fill(f"prompt “{meta['prompt']}”", width),
+        textwrap.fill(f"model tokens: {prompt_text(meta['tokens'])}", width),
+    ])  # fmt: skip
+
+
 def _spread(values: np.ndarray, gap: float) -> np.ndarray:
     """Move 1-D label positions apart to at least ``gap``, keeping their order and mean."""
     order = np.argsort(values, kind="stable")
@@ -158,8 +168,8 @@ def single_head_figure(table: pd.DataFrame, meta: Mapping[str, Any], n_labels: i
     label = head_label(meta["seed"], meta["layer"], meta["head"])
     ax.set_ylabel(f"logit with head {label} knocked out")
     ax.set_title(
-        f"Knockout of model {meta['seed']}, layer {meta['layer']}, head {meta['head']}\n"
-        f"prompt “{meta['prompt']}”  → tokens {prompt_text(meta['tokens'])}",
+        f"Knockout of model {meta['seed']}, layer {meta['layer']}, head {meta['head']}: "
+        "last-position logits\n" + prompt_lines(meta, 80),
         fontsize=10,
     )
     ax.legend(handles=_legend_handles(), loc="lower right", fontsize=7, framealpha=0.9)
@@ -197,8 +207,8 @@ def cluster_figure(table: pd.DataFrame, meta: Mapping[str, Any], n_labels: int) 
     for ax in axes[n:]:
         ax.set_axis_off()
     fig.suptitle(
-        f"Knockout of every head of attention cluster {meta['cluster']} ({n} heads)\n"
-        f"last-position logits for “{meta['prompt']}”  → tokens {prompt_text(meta['tokens'])}",
+        f"Knockout of every head of attention cluster {meta['cluster']} ({n} heads): "
+        "last-position logits\n" + prompt_lines(meta, int(3.6 * ncols * 72 / (11 * 0.6))),
         fontsize=11,
     )
     fig.legend(handles=_legend_handles(), loc="outside lower center", ncols=2, fontsize=7)
@@ -216,8 +226,10 @@ def pca_figure(
     from matplotlib import colormaps
     from matplotlib.lines import Line2D
 
-    fig = new_figure(8.5, 6.5)
-    ax = fig.add_subplot()
+    fig = new_figure(9.5, 6.5)
+    # legends get their own narrow axes: beside the plot, under the title, never clipped
+    ax, legend_ax = fig.subplots(1, 2, width_ratios=[6, 1])
+    legend_ax.set_axis_off()
     clusters = sorted(table["cluster"].unique())
     cmap = colormaps["tab10" if len(clusters) <= 10 else "tab20"]
     cluster_color = {c: cmap(i % cmap.N) for i, c in enumerate(clusters)}
@@ -260,12 +272,13 @@ def pca_figure(
         Line2D([], [], ls="", marker=model_marker[s], color="0.4", label=f"model {s}")
         for s in seeds
     ]
-    fig.legend(
-        handles=cluster_handles, title="attention cluster", loc="outside right upper",
+    first = legend_ax.legend(
+        handles=cluster_handles, title="attention cluster", loc="upper left",
         fontsize=7, title_fontsize=8,
     )  # fmt: skip
-    fig.legend(
-        handles=model_handles, title="model (seed)", loc="outside right lower",
+    legend_ax.add_artist(first)
+    legend_ax.legend(
+        handles=model_handles, title="model (seed)", loc="lower left",
         fontsize=7, title_fontsize=8,
     )  # fmt: skip
     return fig
