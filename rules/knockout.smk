@@ -76,7 +76,8 @@ rule knockout_pca:
     output:
         table="results/knockout/knockout_pca.tsv",
         meta="results/knockout/knockout_pca.json",
-        gram="results/knockout/knockout_gram.npy",
+        gram="results/knockout/knockout_gram.npy",  # heads × heads, uncentred
+        prompts="results/knockout/knockout_prompts.npy",  # the held-out windows used
     params:
         seeds=SEEDS,
         n_prompts=KNOCKOUT["n_prompts"],

@@ -126,12 +126,23 @@ def knockout_gram(
     import torch
 
     device = next(models[0].parameters()).device
-    n_heads = sum(m.cfg.n_layers * m.cfg.n_heads for m in models)
+    d_vocab = models[0].cfg.d_vocab
+    if any(m.cfg.d_vocab != d_vocab for m in models):
+        raise DataError(
+            "the models' vocabularies differ in size; their knockouts cannot be compared"
+        )
+    sizes = [m.cfg.n_layers * m.cfg.n_heads for m in models]
+    n_heads = sum(sizes)
     gram = torch.zeros((n_heads, n_heads), dtype=torch.float64, device=device)
     for start in range(0, len(prompts), batch_size):
         tokens = torch.as_tensor(np.asarray(prompts[start : start + batch_size]), device=device)
-        batch = torch.cat([probability_changes(m, tokens) for m in models]).flatten(1)
-        gram += batch @ batch.T
+        batch = torch.empty((n_heads, len(tokens), d_vocab), dtype=torch.float64, device=device)
+        first = 0
+        for model, size in zip(models, sizes, strict=True):  # fill in place: no second copy
+            batch[first : first + size] = probability_changes(model, tokens)
+            first += size
+        flat = batch.flatten(1)
+        gram += flat @ flat.T
     return gram.cpu().numpy()
 
 

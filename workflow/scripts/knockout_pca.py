@@ -34,6 +34,7 @@ with snakemake_job(snakemake) as job:
     table["cluster"] = clusters["cluster"].to_numpy()
     io.write_tsv(snakemake.output.table, table)
     io.save_npy(snakemake.output.gram, gram)
+    io.save_npy(snakemake.output.prompts, prompts)
     io.write_json(snakemake.output.meta, {
         "explained_variance_ratio": explained.tolist(), "n_prompts": len(prompts),
         "prompt_length": int(n_ctx), "prompt_seed": p.prompt_seed,
