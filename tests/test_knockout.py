@@ -100,6 +100,14 @@ def test_knockout_changes_the_logits(models, tokens, layer, head):
     assert (knocked - original).abs().max() > 1e-4
 
 
+@pytest.mark.parametrize("normalization", ["LN", "LNPre", "RMS", None])
+def test_last_logits_equal_the_full_forward_pass(tokens, normalization):
+    model = build_model({**toy_kwargs(5), "normalization_type": normalization}).eval()
+    with torch.no_grad():
+        want = model(tokens)[:, -1, :]
+    torch.testing.assert_close(knockout.last_logits(model, tokens), want, rtol=1e-5, atol=1e-5)
+
+
 def test_hooks_do_not_leak_into_later_runs(models, tokens):
     before = knockout.last_logits(models[0], tokens)
     knockout.last_logits(models[0], tokens, (0, 1))

@@ -68,9 +68,11 @@ def last_logits(
 
     hooks = [] if knockout is None else knockout_hooks(*knockout)
     with torch.inference_mode():
-        # unembed the last position only: the unembedding is the models' largest matrix
-        resid = model.run_with_hooks(tokens, fwd_hooks=hooks, stop_at_layer=model.cfg.n_layers)
-        logits = model.unembed(model.ln_final(resid[:, -1:, :]))
+        # Unembed the last position only (the unembedding is the models' largest matrix):
+        # run the blocks, then the model's own tail (final norm, unembed, soft-cap) on it.
+        n_layers = model.cfg.n_layers
+        resid = model.run_with_hooks(tokens, fwd_hooks=hooks, stop_at_layer=n_layers)
+        logits = model(resid[:, -1:, :], start_at_layer=n_layers)
     return logits[:, -1, :].float()
 
 
