@@ -1,1 +1,167 @@
 # Head knockout (zeroing hook_z): paper Figs. 12–14.
+#
+# Fig. 14 is one fan-in job over all models rather than a fan-out per model: every entry of the
+# heads × heads Gram matrix pairs the knockout effects of two heads (often of two models) on the
+# same prompts, so a per-model job would have to write each head's n_prompts × d_vocab vector to
+# disk (~1 GB at paper size) for a second job to read back. With all models in memory (~1 GB at
+# paper size) the whole job is 9 × (1 + 8) forward passes per prompt batch: seconds on a GPU.
+
+KNOCKOUT = config["knockout"]
+KNOCKOUT_MODELS = expand("results/models/seed{seed}/model.pt", seed=SEEDS)
+CLUSTERS = "results/clustering/clusters.tsv"  # clustering.smk: head_index, seed, layer, head, cluster
+
+
+rule knockout_single_head:
+    """Fig. 12 data: one head of one model knocked out on the configured prompt."""
+    input:
+        model=f"results/models/seed{KNOCKOUT['model_seed']}/model.pt",
+        vocab=corpus_files()["vocab"],
+    output:
+        table="results/knockout/single_head.tsv",
+        meta="results/knockout/single_head.json",
+    params:
+        prompt=KNOCKOUT["prompt"],
+        tokenizer=config["corpus"]["tokenizer"],
+        seed=KNOCKOUT["model_seed"],
+        layer=KNOCKOUT["layer"],
+        head=KNOCKOUT["head"],
+    threads: 1  # one prompt: the work is loading the model
+    resources:
+        gpu=1,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 20 * attempt,
+    log:
+        "logs/knockout/single_head.log",
+    script:
+        "../workflow/scripts/knockout_single_head.py"
+
+
+rule knockout_cluster:
+    """Fig. 13 data: every head of one attention cluster knocked out on the configured prompt."""
+    input:
+        models=KNOCKOUT_MODELS,
+        vocab=corpus_files()["vocab"],
+        heads="results/heads.tsv",
+        clusters=CLUSTERS,
+    output:
+        table="results/knockout/cluster_heads.parquet",
+        meta="results/knockout/cluster_heads.json",
+    params:
+        seeds=SEEDS,
+        prompt=KNOCKOUT["prompt"],
+        tokenizer=config["corpus"]["tokenizer"],
+        cluster=KNOCKOUT["cluster"],
+        seed=KNOCKOUT["model_seed"],
+        layer=KNOCKOUT["layer"],
+        head=KNOCKOUT["head"],
+    threads: 1  # one prompt: the work is loading the model
+    resources:
+        gpu=1,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 20 * attempt,
+    log:
+        "logs/knockout/cluster.log",
+    script:
+        "../workflow/scripts/knockout_cluster.py"
+
+
+rule knockout_pca:
+    """Fig. 14 data: every head's change in next-token probabilities on held-out prompts, PCA."""
+    input:
+        models=KNOCKOUT_MODELS,
+        tokens=corpus_files()["heldout_tokens"],
+        offsets=corpus_files()["heldout_offsets"],
+        heads="results/heads.tsv",
+        clusters=CLUSTERS,
+    output:
+        table="results/knockout/knockout_pca.tsv",
+        meta="results/knockout/knockout_pca.json",
+        gram="results/knockout/knockout_gram.npy",  # heads × heads, uncentred
+        prompts="results/knockout/knockout_prompts.npy",  # the held-out windows used
+    params:
+        seeds=SEEDS,
+        n_prompts=KNOCKOUT["n_prompts"],
+        prompt_seed=KNOCKOUT["prompt_seed"],
+        batch_size=KNOCKOUT["batch_size"],
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=lambda wc, attempt: 8000 * attempt,
+        runtime=lambda wc, attempt: 20 * attempt,
+    log:
+        "logs/knockout/pca.log",
+    script:
+        "../workflow/scripts/knockout_pca.py"
+
+
+rule plot_knockout_single:
+    input:
+        table=rules.knockout_single_head.output.table,
+        meta=rules.knockout_single_head.output.meta,
+    output:
+        report(
+            "results/figures/fig12_knockout_single.png",
+            caption="../report/fig12.rst",
+            category="Knockout",
+        ),
+    params:
+        n_labels=KNOCKOUT["n_labels"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/figures/fig12.log",
+    script:
+        "../workflow/scripts/plot_knockout_single.py"
+
+
+rule plot_knockout_cluster:
+    input:
+        table=rules.knockout_cluster.output.table,
+        meta=rules.knockout_cluster.output.meta,
+    output:
+        report(
+            "results/figures/fig13_knockout_cluster.png",
+            caption="../report/fig13.rst",
+            category="Knockout",
+        ),
+    params:
+        n_labels=KNOCKOUT["n_labels"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/figures/fig13.log",
+    script:
+        "../workflow/scripts/plot_knockout_cluster.py"
+
+
+rule plot_knockout_pca:
+    input:
+        table=rules.knockout_pca.output.table,
+        meta=rules.knockout_pca.output.meta,
+    output:
+        report(
+            "results/figures/fig14_knockout_pca.png",
+            caption="../report/fig14.rst",
+            category="Knockout",
+        ),
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/figures/fig14.log",
+    script:
+        "../workflow/scripts/plot_knockout_pca.py"
+
+
+FINAL_OUTPUTS.extend(
+    [
+        "results/knockout/single_head.tsv",
+        "results/knockout/cluster_heads.parquet",
+        "results/knockout/knockout_pca.tsv",
+        "results/figures/fig12_knockout_single.png",
+        "results/figures/fig13_knockout_cluster.png",
+        "results/figures/fig14_knockout_pca.png",
+    ]
+)

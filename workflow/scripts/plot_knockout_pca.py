@@ -1,0 +1,16 @@
+"""Fig. 14: heads on the first two PCs of their knockout effects, coloured by attention cluster."""
+
+from phrenology.jobs import snakemake_job
+
+with snakemake_job(snakemake) as job:
+    from phrenology import io
+    from phrenology.plots import save_figure
+    from phrenology.plots.knockout import pca_figure
+
+    table = io.read_tsv(
+        snakemake.input.table,
+        columns=["head_index", "seed", "layer", "head", "pc1", "pc2", "cluster"],
+    )
+    meta = io.read_json(snakemake.input.meta)
+    fig = pca_figure(table, meta["explained_variance_ratio"], meta["seeds"], meta["n_prompts"])
+    save_figure(fig, snakemake.output[0])
