@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import run_snakemake, run_toy_workflow
 
 from phrenology.audit import AuditError, audit, params_diff
+
+from conftest import run_snakemake, run_toy_workflow
 
 DATA1, DATA2 = "results/data/seed1.npy", "results/data/seed2.npy"
 TSV, MD = "results/table.tsv", "results/table.md"

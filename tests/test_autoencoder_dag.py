@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, run_snakemake
 
 from phrenology.heads import HEAD_COLUMNS
+
+from conftest import REPO, run_snakemake
 
 
 def job_counts(stdout: str) -> dict[str, int]:

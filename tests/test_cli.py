@@ -9,9 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO
 
 from phrenology.cli import EXIT_ERROR, EXIT_NOT_CURRENT, EXIT_OK, main
+
+from conftest import REPO
 
 FIG01 = "results/figures/fig01_table.png"
 

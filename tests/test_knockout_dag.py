@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from conftest import run_snakemake, write_config
 
 KNOCKOUT_RULES = [

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_snakemake
 
 from phrenology import provenance
 from phrenology.errors import DataError
 from phrenology.lineage import flatten, format_lineage, lineage
+
+from conftest import run_snakemake
 
 
 def write_record(workdir: Path, path: str, job: dict, used: list[dict], sha: str) -> None:
