@@ -119,6 +119,16 @@ def test_rerunning_the_workflow_brings_every_record_back_to_current(toy_workflow
     assert not_current(audit(toy_workflow)) == set()
 
 
+def dry_run_outputs(workdir, configfile, *args: str) -> set[str]:
+    """Outputs of every job a Snakemake dry run with ``args`` schedules."""
+    proc = run_snakemake(workdir, "-n", *args, configfile=configfile)
+    outputs = set()
+    for line in proc.stdout.splitlines():
+        if line.strip().startswith("output:"):
+            outputs |= {p.strip() for p in line.split(":", 1)[1].split(",")}
+    return outputs
+
+
 @pytest.mark.integration
 def test_the_pipeline_records_its_products_and_the_audit_catches_faults(quick_dag, tmp_path, repo):
     """The real rules: prompts feed every capture; capture.batch_size feeds only captures."""
@@ -137,17 +147,27 @@ def test_the_pipeline_records_its_products_and_the_audit_catches_faults(quick_da
     original = (workdir / "results/corpus/prompts.npy").read_bytes()
     edit_npy(workdir / "results/corpus/prompts.npy")
     found = statuses(audit(workdir, configfiles=[quick]))
-    assert {p for p, s in found.items() if s != "current"} == attention | {
+    # Independent route: the outputs of every job Snakemake itself would rerun for the edit.
+    downstream = dry_run_outputs(
+        workdir, quick, "--rerun-triggers", "mtime"
+    )  # all downstream of the edit
+    assert attention <= downstream
+    assert "results/figures/fig12_knockout_single.png" not in downstream  # does not use the prompts
+    assert {p for p, s in found.items() if s != "current"} == downstream | {
         "results/corpus/prompts.npy"
     }
-    assert {found[p] for p in attention} == {"stale"}
+    assert found["results/corpus/prompts.npy"] == "modified"
+    assert {found[p] for p in downstream} == {"stale"}
 
     (workdir / "results/corpus/prompts.npy").write_bytes(original)
     cfg = yaml.safe_load(quick.read_text())
     cfg["capture"]["batch_size"] += 1
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
-    assert not_current(audit(workdir, configfiles=[changed])) == attention
+    # a config change reruns the captures and everything built on them, nothing else
+    stale = not_current(audit(workdir, configfiles=[changed]))
+    assert attention <= stale
+    assert stale == dry_run_outputs(workdir, quick, "--forcerun", "capture_attention")
 
 
 @pytest.mark.integration
