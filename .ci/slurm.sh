@@ -90,7 +90,7 @@ do_status() {
     if pid_alive "$RUN/$name.pid"; then echo "$name: running, pid $(cat "$RUN/$name.pid")"
     else echo "$name: not running"; rc=1; fi
   done
-  sinfo 2>&1 || true
+  if pid_alive "$RUN/slurmctld.pid"; then sinfo 2>&1 || true; fi
   return $rc
 }
 
@@ -118,7 +118,13 @@ install_packages() {
   command -v apt-get >/dev/null || cannot "missing ${missing[*]} and no apt-get to install them"
   log "installing ${PACKAGES[*]} (missing: ${missing[*]})"
   export DEBIAN_FRONTEND=noninteractive
-  # policy-rc.d-less images may try to start the services: harmless, we start our own.
+  # The packages' install scripts must not start the system's own daemons (we start private
+  # ones): a policy-rc.d that says "no" for the duration of the install, unless one exists.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   if ! apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >"$LOG/apt.log" 2>&1; then
     apt-get update -qq >>"$LOG/apt.log" 2>&1 || cannot "apt-get update failed (see $LOG/apt.log)"
     apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >>"$LOG/apt.log" 2>&1 \
