@@ -14,6 +14,8 @@ rule capture_attention:
         runtime=lambda wc, attempt: 30 * attempt,
     log:
         "logs/capture/seed{seed}.log",
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/capture_attention.py"
 
@@ -26,8 +28,13 @@ rule heads_table:
         seeds=SEEDS,
         n_layers=MODEL["n_layers"],
         n_heads=MODEL["n_heads"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
     log:
         "logs/heads_table.log",
+    conda:
+        "../envs/data.yaml"
     script:
         "../workflow/scripts/write_heads.py"
 

@@ -12,6 +12,17 @@ SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
+# The corpus and the tokenizer are found by their standard loaders through these variables.
+# Slurm jobs inherit this process's environment (the plugin submits with sbatch --export=ALL)
+# but must not depend on the directory they start in: make relative entries absolute now,
+# against Snakemake's working directory, before any job is submitted.
+if os.environ.get("NLTK_DATA"):
+    os.environ["NLTK_DATA"] = os.pathsep.join(
+        os.path.abspath(p) for p in os.environ["NLTK_DATA"].split(os.pathsep) if p
+    )
+if os.environ.get("TIKTOKEN_CACHE_DIR"):
+    os.environ["TIKTOKEN_CACHE_DIR"] = os.path.abspath(os.environ["TIKTOKEN_CACHE_DIR"])
+
 from phrenology.config import SCHEMA_PATH, validate_config
 
 

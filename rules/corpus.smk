@@ -9,6 +9,8 @@ rule prepare_corpus:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../envs/data.yaml"
     script:
         "../workflow/scripts/prepare_corpus.py"
 
@@ -31,6 +33,8 @@ rule sample_prompts:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../envs/data.yaml"
     script:
         "../workflow/scripts/sample_prompts.py"
 

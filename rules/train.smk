@@ -18,6 +18,8 @@ rule train_model:
         runtime=lambda wc, attempt: 120 * attempt,
     log:
         "logs/train/seed{seed}.log",
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/train_model.py"
 
