@@ -38,6 +38,8 @@ rule train_autoencoder:
         runtime=lambda wc, attempt: 60 * attempt,
     log:
         "logs/autoencoder/k{bottleneck}.log",
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/train_autoencoder.py"
 
@@ -59,6 +61,8 @@ rule select_autoencoder:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/select_autoencoder.py"
 
@@ -79,6 +83,8 @@ rule head_embedding:
     resources:
         mem_mb=2000,
         runtime=5,
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/head_embedding.py"
 
@@ -103,6 +109,8 @@ rule pair_importance:
         runtime=lambda wc, attempt: 30 * attempt,
     log:
         "logs/autoencoder/pair_importance.log",
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/pair_importance.py"
 
@@ -125,6 +133,8 @@ rule plot_fig01:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_fig01.py"
 

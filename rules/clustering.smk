@@ -17,6 +17,8 @@ rule knn_graph:
     resources:
         mem_mb=2000,
         runtime=5,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/knn_graph.py"
 
@@ -35,6 +37,8 @@ rule umap_layout:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/umap_layout.py"
 
@@ -59,6 +63,8 @@ rule leiden_sweep:
     resources:
         mem_mb=2000,
         runtime=lambda wc, attempt: 20 * attempt,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/leiden_sweep.py"
 
@@ -79,6 +85,8 @@ rule plot_fig02:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_fig02.py"
 
@@ -101,6 +109,8 @@ rule plot_fig03:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_fig03.py"
 
@@ -119,6 +129,8 @@ rule plot_fig04:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_fig04.py"
 
@@ -139,6 +151,8 @@ rule plot_fig05:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_fig05.py"
 
@@ -160,6 +174,8 @@ rule plot_fig06:
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=10,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_fig06.py"
 

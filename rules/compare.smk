@@ -33,6 +33,8 @@ rule attention_distance:
         runtime=lambda wc, attempt: 10 * attempt,
     log:
         "logs/compare/attention_distance.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/attention_distance.py"
 
@@ -56,6 +58,8 @@ rule plot_attention_distance:
         runtime=10,
     log:
         "logs/compare/plot_attention_distance.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_attention_distance.py"
 
@@ -76,6 +80,8 @@ rule project_heads:
         runtime=lambda wc, attempt: 20 * attempt,
     log:
         "logs/compare/project_heads.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/project_heads.py"
 
@@ -98,6 +104,8 @@ rule plot_projections:
         runtime=10,
     log:
         "logs/compare/plot_projections.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_projections.py"
 
@@ -119,6 +127,8 @@ rule pca_components:
         runtime=lambda wc, attempt: 10 * attempt,
     log:
         "logs/compare/pca_components.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/pca_components.py"
 
@@ -147,6 +157,8 @@ rule plot_pca_components:
         runtime=10,
     log:
         "logs/compare/plot_pca_components.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_pca_components.py"
 
@@ -169,6 +181,8 @@ rule first_token_pca:
         runtime=lambda wc, attempt: 10 * attempt,
     log:
         "logs/compare/first_token_pca.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/first_token_pca.py"
 
@@ -190,6 +204,8 @@ rule plot_first_token:
         runtime=10,
     log:
         "logs/compare/plot_first_token.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_first_token.py"
 

@@ -32,6 +32,8 @@ rule knockout_single_head:
         runtime=lambda wc, attempt: 20 * attempt,
     log:
         "logs/knockout/single_head.log",
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/knockout_single_head.py"
 
@@ -61,6 +63,8 @@ rule knockout_cluster:
         runtime=lambda wc, attempt: 20 * attempt,
     log:
         "logs/knockout/cluster.log",
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/knockout_cluster.py"
 
@@ -90,6 +94,8 @@ rule knockout_pca:
         runtime=lambda wc, attempt: 20 * attempt,
     log:
         "logs/knockout/pca.log",
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/knockout_pca.py"
 
@@ -111,6 +117,8 @@ rule plot_knockout_single:
         runtime=10,
     log:
         "logs/figures/fig12.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_knockout_single.py"
 
@@ -132,6 +140,8 @@ rule plot_knockout_cluster:
         runtime=10,
     log:
         "logs/figures/fig13.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_knockout_cluster.py"
 
@@ -151,6 +161,8 @@ rule plot_knockout_pca:
         runtime=10,
     log:
         "logs/figures/fig14.log",
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_knockout_pca.py"
 
