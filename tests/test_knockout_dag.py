@@ -1,13 +1,10 @@
-"""The knockout rules end to end: on a toy of 2 models × 2 layers × 3 heads (any N × L × H), and
-on the quick DAG. clusters.tsv (made by clustering.smk) is written by hand here, and only the
-knockout rules are allowed to run, so it is read as given whether or not clustering.smk can
-make it."""
+"""The knockout rules end to end: on a toy of 2 models × 2 layers × 3 heads (any N × L × H), where
+clusters.tsv is written by hand and only the knockout rules may run, and on the quick DAG with the
+clustering rules' own clusters.tsv."""
 
 from __future__ import annotations
 
 import copy
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -162,21 +159,14 @@ def test_prompt_longer_than_n_ctx_stops_with_the_key(toy_workdir):
 
 
 @pytest.mark.integration
-def test_quick_dag_makes_the_knockout_tables_and_figures(tmp_path, quick_config, repo):
-    reuse = os.environ.get("PHRENOLOGY_QUICK_RESULTS")
-    if reuse:
-        shutil.copytree(Path(reuse) / "results", tmp_path / "results")  # keeps mtimes
-    seeds = quick_config["seeds"]
-    models = [f"results/models/seed{s}/model.pt" for s in seeds]
-    run_snakemake(tmp_path, "--cores", "2", "results/heads.tsv", *models)  # the backbone part
-    n_heads = quick_config["model"]["n_layers"] * quick_config["model"]["n_heads"]
-    labels = [i % 3 for i in range(len(seeds) * n_heads)]
-    clusters = write_clusters(tmp_path, labels)
-    run_knockout(tmp_path, repo / "config/quick.yaml", FIGURES)
+def test_quick_dag_makes_the_knockout_tables_and_figures(quick_dag, quick_config):
+    """The real quick run: clusters.tsv from the clustering rules, cluster 'auto' = Fig. 12's head."""
+    clusters = pd.read_csv(quick_dag / "results/clustering/clusters.tsv", sep="\t")
     ko = quick_config["knockout"]
-    fig12_head = (
-        seeds.index(ko["model_seed"]) * n_heads
-        + ko["layer"] * quick_config["model"]["n_heads"]
-        + ko["head"]
-    )
-    check_outputs(tmp_path, clusters, cluster=labels[fig12_head])
+    assert ko["cluster"] == "auto"
+    fig12_head = clusters[
+        (clusters["seed"] == ko["model_seed"])
+        & (clusters["layer"] == ko["layer"])
+        & (clusters["head"] == ko["head"])
+    ]
+    check_outputs(quick_dag, clusters, cluster=int(fig12_head["cluster"].iloc[0]))
