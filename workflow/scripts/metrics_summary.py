@@ -1,0 +1,17 @@
+"""results/metrics.json: Table 1 and the chosen clustering, for `dvc metrics`."""
+
+from phrenology.jobs import snakemake_job
+
+with snakemake_job(snakemake) as job:
+    import json
+
+    from phrenology import io
+    from phrenology.aic import AIC_COLUMNS
+    from phrenology.leiden import SWEEP_COLUMNS
+    from phrenology.summary import run_metrics
+
+    aic = io.read_tsv(snakemake.input.aic, columns=AIC_COLUMNS)
+    sweep = io.read_tsv(snakemake.input.sweep, columns=[*SWEEP_COLUMNS, "selected"])
+    metrics = run_metrics(aic, sweep)
+    io.write_json(snakemake.output[0], metrics)
+    print(json.dumps(metrics, indent=2))
