@@ -2,6 +2,7 @@
 #   make run                       whole DAG on the small default configuration
 #   make run CONFIG=config/config.yaml CORES=8
 #   make test                      the test suite (unit + integration)
+#   make repro / restore / report  DVC (dvc.yaml is generated from the Snakefile) and the HTML report
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -22,7 +23,7 @@ export TIKTOKEN_CACHE_DIR ?= $(SHARED_DATA)/tiktoken_cache
 endif
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv run dry-run test test-unit lint bench report clean
+.PHONY: venv run dry-run test test-unit lint bench report clean dvc-sync repro restore
 venv: $(STAMP)
 
 # torch is installed first and alone: a torch pulled in as somebody's dependency
@@ -34,8 +35,12 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# After the run, its products are recorded in dvc.lock (when dvc.yaml is for $(CONFIG)),
+# so that `dvc repro` and `dvc status` agree with Snakemake that nothing needs rerunning.
+# A failure to record is reported but does not fail the run ("-").
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SMK_ARGS)
+	-$(BIN)/phrenology dvc record --configfile $(CONFIG)
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --configfile $(CONFIG) $(SMK_ARGS)
@@ -52,6 +57,23 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# DVC (README "Versioning with DVC"). dvc.yaml is generated from the Snakemake DAG of
+# $(CONFIG); its stages call `snakemake`, so the venv's bin/ goes first on PATH.
+dvc-sync: $(STAMP)
+	$(BIN)/phrenology dvc sync --configfile $(CONFIG)
+
+repro: dvc-sync
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+
+# dvc pull, then stamp the products in DAG order so Snakemake reruns nothing.
+restore: $(STAMP)
+	$(BIN)/phrenology dvc restore --configfile $(CONFIG)
+
+# One HTML file: every figure and Table 1 with its caption and provenance.
+report: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SMK_ARGS)
+	$(BIN)/snakemake --configfile $(CONFIG) --report results/report.html
 
 clean:
 	rm -rf results .snakemake logs

@@ -139,3 +139,68 @@ def toy_workflow(toy_workflow_run, tmp_path) -> Path:
     workdir = tmp_path / "toy"
     shutil.copytree(toy_workflow_run, workdir, symlinks=True)
     return workdir
+
+
+# ---- a git repository with this checkout's files and a finished quick run (DVC, report)
+
+
+def checkout_files() -> list[str]:
+    """This checkout's files as git sees them: tracked, plus untracked ones not ignored."""
+    proc = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        pytest.skip("not a git checkout: cannot copy the project")
+    return [f for f in proc.stdout.split("\0") if f and (REPO / f).is_file()]
+
+
+def project_env(project: Path) -> dict[str, str]:
+    """Environment for commands run inside a project copy: its own package first, and this
+    Python's bin/ first on PATH (DVC stages call `snakemake`)."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(project / "src"),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+
+
+def run_in(project: Path, *args: str, check: bool = True, timeout: int = 900):
+    """Run a command in ``project`` (``python`` means this interpreter)."""
+    cmd = [sys.executable if a == "python" else a for a in args]
+    proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=timeout,
+                          env=project_env(project))  # fmt: skip
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+GIT_ID = ["-c", "user.name=phrenology-tests", "-c", "user.email=tests@example.org"]
+
+
+@pytest.fixture(scope="session")
+def quick_project(tmp_path_factory, request) -> Path:
+    """A git repository with this checkout's files and a finished quick run, as after the
+    Snakemake part of `make run`: every product present and up to date for Snakemake.
+
+    The results come from PHRENOLOGY_QUICK_RESULTS when set (stamped in DAG order with
+    `snakemake --touch`, because this checkout's scripts are newer than them; then the
+    jobs they lack run), else from the quick_dag fixture. Copy it before changing it.
+    """
+    project = tmp_path_factory.mktemp("quick_project") / "project"
+    project.mkdir()
+    for f in checkout_files():
+        (project / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / f, project / f)
+    run_in(project, "git", "init", "-q")
+    run_in(project, "git", "add", "-A")
+    run_in(project, "git", *GIT_ID, "commit", "-qm", "the project")
+    reuse = os.environ.get("PHRENOLOGY_QUICK_RESULTS")
+    source = Path(reuse) if reuse else request.getfixturevalue("quick_dag")
+    shutil.copytree(source / "results", project / "results", symlinks=True)
+    smk = ["python", "-m", "snakemake", "--configfile", "config/quick.yaml"]
+    run_in(project, *smk, "--touch", "--cores", "1", "--quiet")
+    run_in(project, *smk, "--cores", "2")
+    return project

@@ -2,6 +2,7 @@
 
     phrenology provenance results/figures/fig05_….png     lineage of a figure, as a tree
     phrenology audit --configfile config/quick.yaml       is every product still current?
+    phrenology dvc sync --configfile config/quick.yaml    dvc.yaml from the Snakemake DAG
 
 ``python -m phrenology`` is the same program.
 """
@@ -67,7 +68,64 @@ def build_parser() -> argparse.ArgumentParser:
         "-d", "--directory", default=".", help="Snakemake working directory (default: .)"
     )
     aud.add_argument("--json", action="store_true", help="print the findings as JSON")
+    _add_dvc_parser(sub)
     return parser
+
+
+def _add_dvc_parser(sub: argparse._SubParsersAction) -> None:
+    dvc = sub.add_parser(
+        "dvc",
+        help="keep dvc.yaml in step with the Snakefile; record and restore results with DVC",
+        description="dvc.yaml is generated from the Snakemake DAG (one stage per job).",
+    )
+    actions = dvc.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sync = actions.add_parser(
+        "sync", help="write dvc.yaml for a config file (--check: only tell whether it is current)"
+    )
+    sync.add_argument("--check", action="store_true", help="exit 1 and print a diff if stale")
+    record = actions.add_parser(
+        "record",
+        help="after a Snakemake run, store its products in dvc.lock and the DVC cache "
+        "(dvc commit), so that dvc repro has nothing to do",
+    )
+    restore = actions.add_parser(
+        "restore",
+        help="dvc pull (or checkout), then mark the products up to date for Snakemake "
+        "(snakemake --touch in DAG order), so that it reruns nothing",
+    )
+    restore.add_argument("--no-pull", action="store_true", help="dvc checkout from the cache")
+    restore.add_argument("--remote", help="DVC remote to pull from (default: the default remote)")
+    for p in (sync, record, restore):
+        p.add_argument(
+            "--configfile",
+            help="config file, relative to the repository (default: the one dvc.yaml names, "
+            "else config/quick.yaml)",
+        )
+        p.add_argument("--repo", default=".", help="repository root (default: .)")
+
+
+def run_dvc(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from phrenology import dvc_sync
+
+    repo = Path(args.repo).resolve()
+    config = args.configfile or dvc_sync.configured(repo / dvc_sync.DVC_YAML)
+    config = config or dvc_sync.DEFAULT_CONFIG
+    if args.action == "sync":
+        if args.check:
+            changes = dvc_sync.diff(config, repo)
+            print(changes or f"dvc.yaml is up to date with the workflow for {config}\n", end="")
+            return EXIT_NOT_CURRENT if changes else EXIT_OK
+        changed = dvc_sync.sync(config, repo)
+        print(f"dvc.yaml {'written' if changed else 'already up to date'} for {config}")
+        return EXIT_OK
+    if args.action == "record":
+        _, _, note = dvc_sync.record(config, repo)
+        print(f"phrenology dvc record: {note}")
+        return EXIT_OK
+    print(dvc_sync.restore(config, repo, pull=not args.no_pull, remote=args.remote))
+    return EXIT_OK
 
 
 def run_provenance(args: argparse.Namespace) -> int:
@@ -109,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "provenance":
             return run_provenance(args)
+        if args.command == "dvc":
+            return run_dvc(args)
         return run_audit(args)
     except PhrenologyError as e:
         print(f"phrenology {args.command}: {e}", file=sys.stderr)
