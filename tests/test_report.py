@@ -106,6 +106,7 @@ def test_report_has_every_figure_and_table_1_with_caption_and_provenance(quick_p
         record = json.loads((project / (path + ".prov.json")).read_text())
         caption = results[path]["caption"]
         assert "Provenance" in caption, path
+        assert "system-message" not in caption, f"{path}: docutils could not render its caption"
         assert record["entity"]["sha256"][:12] in caption, f"{path}: its sha256 is not shown"
         assert record["wasGeneratedBy"]["rule"] in caption
         commit = (record["wasAssociatedWith"].get("git") or {}).get("commit")
