@@ -48,6 +48,8 @@ rule metrics_summary:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/metrics_summary.py"
 
@@ -64,6 +66,8 @@ rule report_provenance:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/data.yaml"
     script:
         "../workflow/scripts/report_provenance.py"
 
