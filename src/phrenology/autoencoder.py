@@ -269,10 +269,13 @@ def load_autoencoder(path: str | Path, device: torch.device | str = "cpu") -> Au
         raise DataError(f"{path} is missing; rerun the pipeline to produce it")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        if blob.get("format") != FORMAT:
-            raise DataError(f"{path} is not a {FORMAT} file; {REBUILD_HINT}")
+    except Exception as e:  # truncated zip, another format, pickle error
+        raise DataError(f"{path} cannot be read as an autoencoder ({e}); {REBUILD_HINT}") from e
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise DataError(f"{path} is not a {FORMAT} file; {REBUILD_HINT}")
+    try:
         model = Autoencoder(blob["n_features"], blob["bottleneck"], blob["first_width"])
         model.load_state_dict(blob["state_dict"])
-    except (RuntimeError, KeyError, EOFError, OSError) as e:
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:
         raise DataError(f"{path} cannot be read as an autoencoder ({e}); {REBUILD_HINT}") from e
     return model.to(device).eval()
