@@ -184,16 +184,24 @@ def test_scripts_read_inputs_only_through_checked_loaders(script):
 
 
 def _atomic_names(tree) -> list[tuple[int, int, str]]:
-    """(first line, last line, temporary name) of every ``with atomic_path(...) as name``."""
+    """(first line, last line, name) of every ``with atomic_path(...) as tmp`` and of every
+    ``open(tmp, ...) as f`` on such a temporary in the same ``with``."""
     blocks = []
     for node in ast.walk(tree):
         if isinstance(node, ast.With):
+            names: set[str] = set()
             for item in node.items:
-                call = item.context_expr
-                name = getattr(call, "func", None)
-                name = getattr(name, "attr", None) or getattr(name, "id", None)
-                if name == "atomic_path" and isinstance(item.optional_vars, ast.Name):
-                    blocks.append((node.lineno, node.end_lineno, item.optional_vars.id))
+                call, var = item.context_expr, item.optional_vars
+                func = getattr(call, "func", None)
+                func = getattr(func, "attr", None) or getattr(func, "id", None)
+                if not isinstance(var, ast.Name):
+                    continue
+                first = call.args[0] if getattr(call, "args", None) else None
+                if func == "atomic_path" or (
+                    func == "open" and isinstance(first, ast.Name) and first.id in names
+                ):
+                    names.add(var.id)
+                    blocks.append((node.lineno, node.end_lineno, var.id))
     return blocks
 
 

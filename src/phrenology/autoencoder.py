@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from phrenology.errors import DataError
-from phrenology.io import REBUILD_HINT, atomic_path
+from phrenology.io import REBUILD_HINT, save_torch
 from phrenology.train import TrainingDiverged
 
 FORMAT = "phrenology-autoencoder/1"
@@ -259,8 +259,7 @@ def save_autoencoder(path: str | Path, model: Autoencoder, metrics: dict[str, An
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metrics": metrics,
     }
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    save_torch(path, blob)
 
 
 def load_autoencoder(path: str | Path, device: torch.device | str = "cpu") -> Autoencoder:

@@ -118,6 +118,16 @@ def load_npy(
     return array
 
 
+def save_torch(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save`` atomically, to a file object: given a path, torch names the archive's
+    root folder after the file, i.e. after the temporary (with its pid), and identical
+    tensors would give different bytes from run to run."""
+    import torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+
+
 def write_tsv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.8g")
