@@ -375,15 +375,13 @@ def test_capture_job_killed_mid_write_leaves_no_attention_file(quick_dag, tmp_pa
 
 def test_the_slurm_profile_retries_jobs():
     """Resuming after a Slurm timeout or preemption relies on Snakemake retrying the job."""
-    profiles = (
-        list((REPO / "profiles").glob("*/config.y*ml")) if (REPO / "profiles").is_dir() else []
-    )
-    slurm = [p for p in profiles if "slurm" in p.read_text()]
-    if not slurm:
-        pytest.skip("no Slurm profile in this checkout yet")
     import yaml
 
-    for profile in slurm:
+    profiles = [p for p in [REPO / "slurm" / "profile.yaml", *REPO.glob("profiles/*/config.yaml")]
+                if p.is_file() and "slurm" in p.read_text()]  # fmt: skip
+    if not profiles:
+        pytest.skip("no Slurm profile in this checkout yet")
+    for profile in profiles:
         settings = yaml.safe_load(profile.read_text())
         retries = settings.get("retries", settings.get("restart-times", 0))
         assert int(retries) >= 1, f"{profile}: set retries so a killed job is resumed"
