@@ -12,7 +12,7 @@ SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-from phrenology.config import SCHEMA_PATH, check_with_tokenizer, validate_config
+from phrenology.config import SCHEMA_PATH, validate_config
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
@@ -26,6 +26,8 @@ validate(config, schema=str(SCHEMA_PATH))
 onstart:
     # Checks that need the tokenizer (knockout.prompt fits model.n_ctx): once per run, before
     # any job; not at parse time, which every dry run and cluster job pays.
+    from phrenology.config import check_with_tokenizer
+
     note = check_with_tokenizer(config)
     if note:
         print(note, file=sys.stderr)
