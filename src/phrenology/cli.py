@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         "-d", "--directory", default=".", help="Snakemake working directory (default: .)"
     )
     aud.add_argument("--json", action="store_true", help="print the findings as JSON")
+    _add_hashes_parser(sub)
+    return parser
 
+
+def _add_hashes_parser(sub: argparse._SubParsersAction) -> None:
     hsh = sub.add_parser(
         "hashes",
         help="content hash of every tensor and table; compare two runs",
@@ -81,7 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
     hsh.add_argument(
         "--compare", metavar="MANIFEST", help="compare with a manifest written by an earlier run"
     )
-    return parser
 
 
 def run_hashes(args: argparse.Namespace) -> int:

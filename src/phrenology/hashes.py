@@ -6,7 +6,8 @@ manifests. What a rerun is expected to change is left out of the hash, nothing e
 * fields that time the run or name the machine (:data:`VOLATILE_KEYS`: ``seconds``,
   ``tokens_per_s``, ``device``, and ``file``, the corpus file's path, whose sha256 is kept);
 * figures (PNG metadata records when and where a job ran: :mod:`phrenology.provenance`),
-  provenance records (``*.prov.json``), logs and resumable checkpoints.
+  provenance records (``*.prov.json``) and their summaries for the HTML report
+  (``results/report/``), logs and resumable checkpoints.
 
 ``.npy`` and ``.parquet`` files are hashed byte for byte; tables, JSON and torch files by their
 content without the volatile fields.
@@ -26,7 +27,7 @@ from phrenology.errors import DataError
 VOLATILE_KEYS = frozenset({"seconds", "tokens_per_s", "device", "file"})
 HASHED_SUFFIXES = (".npy", ".tsv", ".parquet", ".json", ".pt", ".md")
 SKIPPED = (".prov.json",)
-SKIPPED_DIRS = ("checkpoints",)
+SKIPPED_DIRS = ("checkpoints", "report")  # resumable state; provenance summaries
 MANIFEST_NAME = "hashes.tsv"  # a manifest kept beside the results is not itself hashed
 
 
