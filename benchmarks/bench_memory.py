@@ -1,8 +1,11 @@
-"""Peak memory (RSS) of one paper-config training job and one capture job.
+"""Peak memory (RSS) of the paper-config jobs that hold the most: training, capture,
+the Fig. 14 knockout (all nine models at once) and the head projections (Fig. 8).
 
 Each runs in a fresh child process (so the parent's imports do not count) on the
-paper's shapes — full GPT-2 vocabulary, batch 64, 1024 prompts — for a few steps;
-peak memory is reached in the first steps, when AdamW allocates its state.
+paper's shapes — full GPT-2 vocabulary, batch 64, 1024 prompts, 9 models × 8 heads —
+with random weights and patterns (memory depends on shapes, not values). Training
+runs a few steps: its peak is reached in the first, when AdamW allocates its state;
+knockout runs one prompt batch (its memory does not grow with more batches).
 
     python benchmarks/bench_memory.py
 """
@@ -43,6 +46,32 @@ with io.npy_memmap("OUT", shape) as out:
     capture_patterns(model, prompts, c["batch_size"], out=out)
 """
 
+KNOCKOUT = """
+import numpy as np, torch, yaml
+from phrenology.knockout import knockout_gram
+from phrenology.model import build_model, model_kwargs
+cfg = yaml.safe_load(open("config/config.yaml"))
+k = cfg["knockout"]
+models = [build_model(model_kwargs(cfg["model"], 50257, s)).eval() for s in cfg["seeds"]]
+prompts = np.random.default_rng(0).integers(0, 50257, size=(k["batch_size"], cfg["model"]["n_ctx"]))
+knockout_gram(models, prompts, k["batch_size"])
+"""
+
+PROJECTION = """
+import numpy as np, yaml
+from phrenology.patterns import head_vectors
+from phrenology.projection import project, with_artificial_heads
+cfg = yaml.safe_load(open("config/config.yaml"))
+m, n = cfg["model"], cfg["capture"]["n_prompts"]
+heads = len(cfg["seeds"]) * m["n_layers"] * m["n_heads"]
+x = np.random.default_rng(0).random((n, heads, m["n_ctx"], m["n_ctx"]), dtype=np.float32)
+x *= np.tri(m["n_ctx"], dtype=np.float32)
+x /= x.sum(-1, keepdims=True)
+points = with_artificial_heads(head_vectors(x), n, m["n_ctx"])
+del x
+project(points, cfg["analysis"]["projection"])
+"""
+
 BASELINE = "import torch, transformer_lens, numpy, yaml"
 
 
@@ -66,6 +95,8 @@ def main() -> None:
             "import_baseline_mb": peak_mb(BASELINE),
             "train_paper_config_mb": peak_mb(TRAIN.replace("STEPS", "3")),
             "capture_paper_config_mb": peak_mb(CAPTURE.replace("OUT", f"{tmp}/a.npy")),
+            "knockout_pca_paper_config_mb": peak_mb(KNOCKOUT),
+            "project_heads_paper_config_mb": peak_mb(PROJECTION),
         }
     for k, v in result.items():
         print(f"{k:>26}: {v:.0f} MiB")

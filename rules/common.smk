@@ -33,6 +33,16 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 validate_config(config)
 validate(config, schema=str(SCHEMA_PATH))
 
+
+onstart:
+    # Checks that need the tokenizer (knockout.prompt fits model.n_ctx): once per run, before
+    # any job; not at parse time, which every dry run and cluster job pays.
+    from phrenology.config import check_with_tokenizer
+
+    note = check_with_tokenizer(config)
+    if note:
+        print(note, file=sys.stderr)
+
 SEEDS = config["seeds"]
 MODEL = config["model"]
 

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from phrenology.errors import DataError
-from phrenology.io import REBUILD_HINT, atomic_path
+from phrenology.io import REBUILD_HINT, save_torch
 from phrenology.train import TrainingDiverged
 
 FORMAT = "phrenology-autoencoder/1"
@@ -259,8 +259,7 @@ def save_autoencoder(path: str | Path, model: Autoencoder, metrics: dict[str, An
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metrics": metrics,
     }
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    save_torch(path, blob)
 
 
 def load_autoencoder(path: str | Path, device: torch.device | str = "cpu") -> Autoencoder:
@@ -269,10 +268,13 @@ def load_autoencoder(path: str | Path, device: torch.device | str = "cpu") -> Au
         raise DataError(f"{path} is missing; rerun the pipeline to produce it")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        if blob.get("format") != FORMAT:
-            raise DataError(f"{path} is not a {FORMAT} file; {REBUILD_HINT}")
+    except Exception as e:  # truncated zip, another format, pickle error
+        raise DataError(f"{path} cannot be read as an autoencoder ({e}); {REBUILD_HINT}") from e
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise DataError(f"{path} is not a {FORMAT} file; {REBUILD_HINT}")
+    try:
         model = Autoencoder(blob["n_features"], blob["bottleneck"], blob["first_width"])
         model.load_state_dict(blob["state_dict"])
-    except (RuntimeError, KeyError, EOFError, OSError) as e:
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:
         raise DataError(f"{path} cannot be read as an autoencoder ({e}); {REBUILD_HINT}") from e
     return model.to(device).eval()

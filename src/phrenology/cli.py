@@ -3,6 +3,7 @@
     phrenology provenance results/figures/fig05_….png     lineage of a figure, as a tree
     phrenology audit --configfile config/quick.yaml       is every product still current?
     phrenology dvc sync --configfile config/quick.yaml    dvc.yaml from the Snakemake DAG
+    phrenology hashes -o run1.tsv; phrenology hashes --compare run1.tsv   same numbers as before?
 
 ``python -m phrenology`` is the same program.
 """
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aud.add_argument("--json", action="store_true", help="print the findings as JSON")
     _add_dvc_parser(sub)
+    _add_hashes_parser(sub)
     return parser
 
 
@@ -128,6 +130,42 @@ def run_dvc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_hashes_parser(sub: argparse._SubParsersAction) -> None:
+    hsh = sub.add_parser(
+        "hashes",
+        help="content hash of every tensor and table; compare two runs",
+        description="Print 'path<TAB>sha256' for every tensor and table under --results "
+        "(timings, device names, figures and provenance records left out), or compare them "
+        "with a manifest written earlier. Exit status: 0 same, 1 different, 2 error.",
+    )
+    hsh.add_argument("--results", default="results", help="folder of results (default: results)")
+    hsh.add_argument("-o", "--output", help="write the manifest to this file instead of stdout")
+    hsh.add_argument(
+        "--compare", metavar="MANIFEST", help="compare with a manifest written by an earlier run"
+    )
+
+
+def run_hashes(args: argparse.Namespace) -> int:
+    from phrenology.hashes import compare, manifest, read_manifest, write_manifest
+
+    hashes = manifest(args.results)
+    if args.output:
+        write_manifest(args.output, hashes)
+    if args.compare:
+        diff = compare(hashes, read_manifest(args.compare))
+        for key, what in (("differ", "differs"), ("only_a", "only here"),
+                          ("only_b", f"only in {args.compare}")):  # fmt: skip
+            for path in diff[key]:
+                print(f"{what}\t{path}")
+        same = not any(diff.values())
+        print(f"{len(hashes)} products: " + ("identical" if same else "NOT identical"),
+              file=sys.stderr)  # fmt: skip
+        return EXIT_OK if same else EXIT_NOT_CURRENT
+    if not args.output:
+        print("".join(f"{p}\t{h}\n" for p, h in sorted(hashes.items())), end="")
+    return EXIT_OK
+
+
 def run_provenance(args: argparse.Namespace) -> int:
     from phrenology.lineage import format_lineage, lineage
 
@@ -169,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_provenance(args)
         if args.command == "dvc":
             return run_dvc(args)
+        if args.command == "hashes":
+            return run_hashes(args)
         return run_audit(args)
     except PhrenologyError as e:
         print(f"phrenology {args.command}: {e}", file=sys.stderr)

@@ -58,13 +58,17 @@ def pca(samples: np.ndarray, n_components: int) -> PCAResult:
             f"cannot take {n_components} principal components of {n} samples × {d} features"
         )
     x = np.asarray(samples, dtype=np.float64)
-    model = PCA(n_components=n_components, svd_solver="full").fit(x)
+    # Samples that do not vary at all (every head the same constant pattern) leave
+    # scikit-learn dividing 0 by 0 for the explained-variance ratio: their ratio is 0.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        model = PCA(n_components=n_components, svd_solver="full").fit(x)
+    ratio = np.nan_to_num(model.explained_variance_ratio_, nan=0.0)
     scores = (x - model.mean_) @ model.components_.T
     components, scores = fix_signs(model.components_, scores)
     return PCAResult(
         components=components,
         explained_variance=model.explained_variance_.copy(),
-        explained_variance_ratio=model.explained_variance_ratio_.copy(),
+        explained_variance_ratio=ratio,
         scores=scores,
         mean=model.mean_.copy(),
     )

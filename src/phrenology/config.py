@@ -60,12 +60,67 @@ def _describe(error: Any) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
         return f"{error.message}; allowed keys: {', '.join(allowed)}"
-    if error.validator == "enum":
+    if error.validator == "required":
+        return f"{error.message}; required keys: {', '.join(schema['required'])}"
+    parent = error.parent
+    if parent is not None and parent.validator == "oneOf":  # name every alternative
+        schema = parent.schema
+    if error.validator == "enum" and schema is error.schema:
         return f"{error.instance!r} is not allowed; allowed values: {schema['enum']}"
-    if error.validator == "oneOf":
-        options = [s.get("type") for s in schema["oneOf"]]
-        return f"{error.instance!r} is not valid; expected one of types {options}"
-    return error.message
+    allowed = allowed_values(schema)
+    if error.validator in ("oneOf", "enum", "not") or schema is not error.schema:
+        found = f"{error.instance!r} is not allowed"
+    else:
+        found = error.message
+    return f"{found}; allowed: {allowed}" if allowed else found
+
+
+def _bounds(schema: Mapping[str, Any]) -> list[str]:
+    bounds = []
+    for key, sign in (
+        ("minimum", "≥"),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "≤"),
+        ("exclusiveMaximum", "<"),
+    ):
+        if key in schema:
+            bounds.append(f"{sign} {schema[key]}")
+    if schema.get("not", {}).get("const") is not None:
+        bounds.append(f"≠ {schema['not']['const']}")
+    return bounds
+
+
+def allowed_values(schema: Mapping[str, Any]) -> str:
+    """The values a schema node accepts, in words: 'an integer ≥ 1', "one of ['LN', ...]", ..."""
+    if "enum" in schema:
+        values = schema["enum"]
+        return repr(values[0]) if len(values) == 1 else f"one of {values}"
+    if "oneOf" in schema:
+        return " or ".join(allowed_values(s) for s in schema["oneOf"])
+    kind = schema.get("type")
+    if kind in ("integer", "number"):
+        noun = "an integer" if kind == "integer" else "a number"
+        return " ".join([noun, " and ".join(_bounds(schema))]).strip()
+    if kind == "array":
+        lo, hi = schema.get("minItems"), schema.get("maxItems")
+        if lo is not None and lo == hi:
+            text = f"a list of {lo}"
+        else:
+            text = "a non-empty list" if lo else "a list"
+        if "items" in schema:
+            text += f", each {allowed_values(schema['items'])}"
+        if schema.get("uniqueItems"):
+            text += ", no repeats"
+        return text
+    if kind == "string":
+        return "a non-empty string" if schema.get("minLength") else "a string"
+    if kind == "boolean":
+        return "true or false"
+    if kind == "null":
+        return "null"
+    if kind == "object":
+        return f"a mapping with keys {', '.join(sorted(schema.get('properties', {})))}"
+    return ""
 
 
 def n_heads_total(cfg: Mapping[str, Any]) -> int:
@@ -103,18 +158,20 @@ def check_consistency(cfg: Mapping[str, Any]) -> None:
         if b > n_pairs:
             raise ConfigError(
                 "autoencoder.bottlenecks",
-                f"{b} is larger than the pattern it compresses ({n_pairs} token pairs for n_ctx {n_ctx})",
+                f"{b} is larger than the pattern it compresses; must be ≤ {n_pairs} "
+                f"(the token pairs of n_ctx {n_ctx})",
             )
         if b > ae["first_width"]:
             raise ConfigError(
                 "autoencoder.bottlenecks",
-                f"{b} is larger than autoencoder.first_width ({ae['first_width']}); widths halve from it down to the bottleneck",
+                f"{b} must be ≤ autoencoder.first_width ({ae['first_width']}): widths halve "
+                "from it down to the bottleneck",
             )
 
     if ae["perturbation"]["n_top_pairs"] > n_pairs:
         raise ConfigError(
             "autoencoder.perturbation.n_top_pairs",
-            f"{ae['perturbation']['n_top_pairs']} exceeds the {n_pairs} token pairs of n_ctx {n_ctx}",
+            f"{ae['perturbation']['n_top_pairs']} must be ≤ {n_pairs} (the token pairs of n_ctx {n_ctx})",
         )
     n_rows = n_prompts * heads
     if ae["validation_fraction"] > 0 and n_rows < 2:
@@ -153,19 +210,56 @@ def check_consistency(cfg: Mapping[str, Any]) -> None:
     if comp["n_components"] > heads:
         raise ConfigError(
             "analysis.components.n_components",
-            f"{comp['n_components']} exceeds the number of heads ({heads_desc})",
+            f"{comp['n_components']} must be ≤ the number of heads ({heads_desc})",
         )
     if comp["token_component"] > comp["n_components"]:
         raise ConfigError(
             "analysis.components.token_component",
-            f"{comp['token_component']} exceeds analysis.components.n_components ({comp['n_components']})",
+            f"{comp['token_component']} must be ≤ analysis.components.n_components ({comp['n_components']})",
         )
     for key, value in (
         ("analysis.components.n_prompts_shown", comp["n_prompts_shown"]),
         ("analysis.first_token.n_prompts", an["first_token"]["n_prompts"]),
     ):
         if value > n_prompts:
-            raise ConfigError(key, f"{value} exceeds capture.n_prompts ({n_prompts})")
+            raise ConfigError(key, f"{value} must be ≤ capture.n_prompts ({n_prompts})")
+
+
+def check_prompt_length(text: str, n_tokens: int, n_ctx: int) -> None:
+    """knockout.prompt must be 1 to n_ctx tokens long: the models never saw longer inputs."""
+    if n_tokens == 0:
+        raise ConfigError(
+            "knockout.prompt", f"{text!r} tokenises to nothing; allowed: 1 to {n_ctx} tokens"
+        )
+    if n_tokens > n_ctx:
+        raise ConfigError(
+            "knockout.prompt",
+            f"{text!r} is {n_tokens} tokens long, more than the models' context "
+            f"(model.n_ctx = {n_ctx}); shorten it to at most {n_ctx} tokens",
+        )
+
+
+def check_with_tokenizer(cfg: Mapping[str, Any]) -> str | None:
+    """Start-up checks that need the tokenizer: knockout.prompt must fit model.n_ctx.
+
+    Not part of :func:`validate_config`, which runs whenever Snakemake parses the
+    workflow (every dry run, every cluster job): loading the tokenizer takes ~0.3 s.
+    The workflow calls this once per run, before the first job (``onstart``). It loads
+    the tokenizer only from tiktoken's cache — a download could hang on a node without
+    internet — and otherwise returns a note: the knockout jobs check the prompt anyway.
+    """
+    from phrenology import vocab
+
+    name = cfg["corpus"]["tokenizer"]
+    if not vocab.encoding_cached(name):
+        return (
+            f"note: the {name} tokenizer is not in tiktoken's cache, so knockout.prompt is "
+            "checked against model.n_ctx only when the knockout jobs run"
+        )
+    prompt = cfg["knockout"]["prompt"]
+    n_tokens = len(vocab.load_encoding(name).encode_ordinary(prompt))
+    check_prompt_length(prompt, n_tokens, cfg["model"]["n_ctx"])
+    return None
 
 
 def config_hash(subset: Any) -> str:

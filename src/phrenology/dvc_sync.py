@@ -50,6 +50,7 @@ from typing import Any
 import yaml
 
 from phrenology.errors import PhrenologyError
+from phrenology.io import atomic_path
 from phrenology.provenance import SUFFIX, named_values
 
 REPO = Path(__file__).resolve().parents[2]
@@ -621,9 +622,8 @@ def sync(configfile: str, repo: str | os.PathLike = REPO) -> bool:
     new = generate(configfile, repo)
     if path.is_file() and path.read_text() == new:
         return False
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    tmp.write_text(new)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(new)
     return True
 
 

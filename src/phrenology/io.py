@@ -34,12 +34,36 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(final)
     tmp = final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
     try:
         yield tmp
         os.replace(tmp, final)  # atomic on POSIX within one filesystem
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _remove_stale_partials(final: Path) -> None:
+    """Delete temporaries of ``final`` left by writers that were killed (kill -9, OOM, node loss).
+
+    Only those whose process is gone on this host: Snakemake runs one job per output at a
+    time, and a live writer's temporary must not be touched.
+    """
+    prefix, suffix = f".{final.stem}.partial-", final.suffix
+    for leftover in final.parent.glob(f"{prefix}*{suffix}"):
+        pid = leftover.name[len(prefix) : len(leftover.name) - len(suffix)]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -94,6 +118,16 @@ def load_npy(
     return array
 
 
+def save_torch(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save`` atomically, to a file object: given a path, torch names the archive's
+    root folder after the file, i.e. after the temporary (with its pid), and identical
+    tensors would give different bytes from run to run."""
+    import torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+
+
 def write_tsv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.8g")
@@ -106,7 +140,28 @@ def read_tsv(path: str | os.PathLike, columns: Sequence[str] | None = None) -> p
     if not path.is_file():
         raise DataError(f"{path} is missing; rerun the pipeline to produce it")
     # keep_default_na=False: a token such as "NaN" or "null" is text, not a missing value
-    frame = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+    try:
+        frame = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+    except (ValueError, UnicodeDecodeError) as e:  # empty, binary or garbled (ParserError)
+        raise DataError(f"{path} is not a readable table ({e}); {REBUILD_HINT}") from e
+    if columns is not None:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"{path} lacks columns {missing}; {REBUILD_HINT}")
+    return frame
+
+
+def read_parquet(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A Parquet table, checked: missing, truncated or lacking ``columns`` → DataError."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is missing; rerun the pipeline to produce it")
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataError(f"{path} is truncated or not a Parquet file ({e}); {REBUILD_HINT}") from e
     if columns is not None:
         missing = [c for c in columns if c not in frame.columns]
         if missing:

@@ -203,15 +203,10 @@ def encode_prompt(text: str, encoding, gpt2_ids: np.ndarray, n_ctx: int) -> np.n
     gpt2_ids: int[d_vocab] vocab.tsv's ``gpt2_id`` column (row i = model id i; −1 = ``<unk>``)
     returns:  int64[n_tokens], 1 ≤ n_tokens ≤ n_ctx
     """
+    from phrenology.config import check_prompt_length  # the same check as at start-up
+
     gpt2_tokens = np.asarray(encoding.encode_ordinary(text), dtype=np.int64)
-    if len(gpt2_tokens) == 0:
-        raise ConfigError("knockout.prompt", f"{text!r} tokenises to nothing")
-    if len(gpt2_tokens) > n_ctx:
-        raise ConfigError(
-            "knockout.prompt",
-            f"{text!r} is {len(gpt2_tokens)} tokens long, more than the models' context "
-            f"(model.n_ctx = {n_ctx}); shorten it",
-        )
+    check_prompt_length(text, len(gpt2_tokens), n_ctx)
     gpt2_ids = np.asarray(gpt2_ids, dtype=np.int64)
     unk = np.flatnonzero(gpt2_ids < 0)
     table = np.full(max(encoding.n_vocab, int(gpt2_ids.max()) + 1), unk[0] if len(unk) else -1)

@@ -18,7 +18,7 @@ import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from phrenology.errors import DataError
-from phrenology.io import REBUILD_HINT, atomic_path
+from phrenology.io import REBUILD_HINT, save_torch
 
 FORMAT = "phrenology-model/1"
 
@@ -61,8 +61,7 @@ def save_model(
 ) -> None:
     """Write ``{"format", "config", "state_dict", **extra}`` atomically; tensors are saved on CPU."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "config": dict(kwargs), "state_dict": state, **extra}, tmp)
+    save_torch(path, {"format": FORMAT, "config": dict(kwargs), "state_dict": state, **extra})
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -29,7 +29,24 @@ def load_patterns(paths: Sequence[str], heads_per_model: int | None = None) -> n
             raise DataError(
                 f"{path} has shape {a.shape}, unlike {paths[0]} {first.shape}; {REBUILD_HINT}"
             )
+        check_finite(a, path)
     return np.concatenate(arrays, axis=1).astype(np.float32, copy=False)
+
+
+def check_finite(patterns: np.ndarray, path: str, chunk_prompts: int = 256) -> None:
+    """A NaN or inf in an attention file (a damaged file, or a model that diverged) would
+    surface as an obscure failure deep inside PCA, UMAP or Leiden: name the file instead.
+
+    patterns: float[n_prompts, ...], read ``chunk_prompts`` prompts at a time (memory maps)
+    """
+    for start in range(0, len(patterns), chunk_prompts):
+        block = np.asarray(patterns[start : start + chunk_prompts])
+        if not np.isfinite(block).all():
+            prompt = start + int(np.argwhere(~np.isfinite(block))[0][0])
+            raise DataError(
+                f"{path} holds NaN or infinite values (first in prompt {prompt}); "
+                f"{REBUILD_HINT}, after checking that its model trained without diverging"
+            )
 
 
 def head_vectors(patterns: np.ndarray) -> np.ndarray:

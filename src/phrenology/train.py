@@ -15,7 +15,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from phrenology.errors import PhrenologyError
 from phrenology.fused_loss import linear_cross_entropy
-from phrenology.io import atomic_path
+from phrenology.io import save_torch
 
 
 class TrainingDiverged(PhrenologyError, FloatingPointError):
@@ -139,6 +139,28 @@ def evaluate(
     return total / count
 
 
+@contextlib.contextmanager
+def deterministic_algorithms() -> Iterator[None]:
+    """Deterministic kernels for the duration of training.
+
+    TransformerLens embeds tokens by indexing (``W_E[tokens]``), whose backward sums the
+    gradients of repeated tokens with ``index_put_(accumulate=True)``: on a CPU with several
+    threads, in an order that changes from run to run, so two runs — or a resumed and an
+    uninterrupted one — would differ in the last bits. The deterministic kernel is no slower
+    here. ``warn_only``: an op without a deterministic kernel on some GPU warns rather than
+    stops a run; ``CUBLAS_WORKSPACE_CONFIG`` makes cuBLAS deterministic (read when CUDA
+    first runs a matmul).
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
 def run_fingerprint(
     settings: TrainSettings, seed: int, model_kwargs: Mapping[str, Any], train_windows: np.ndarray
 ) -> str:
@@ -150,8 +172,7 @@ def run_fingerprint(
 
 
 def _save_resume_state(path: Path, state: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch(path, state)
 
 
 def _load_resume_state(path: Path | None, fingerprint: str) -> dict[str, Any] | None:
@@ -188,6 +209,25 @@ def train(
         an existing checkpoint of the same run is resumed from.
     stop_after_steps: stop (as if killed) after this many optimizer steps; for tests.
     """
+    with deterministic_algorithms():
+        return _train(
+            model, train_windows, heldout_windows, settings, seed, model_kwargs, device,
+            checkpoint_path, progress, stop_after_steps,
+        )  # fmt: skip
+
+
+def _train(
+    model: torch.nn.Module,
+    train_windows: np.ndarray,
+    heldout_windows: np.ndarray,
+    settings: TrainSettings,
+    seed: int,
+    model_kwargs: Mapping[str, Any] | None,
+    device: torch.device | str,
+    checkpoint_path: str | os.PathLike | None,
+    progress: bool,
+    stop_after_steps: int | None,
+) -> TrainLog:
     from tqdm import tqdm
 
     device = torch.device(device)

@@ -35,17 +35,49 @@ _PINNED_FILES = {
 }  # fmt: skip
 
 
+def tiktoken_cache_dir() -> str | None:
+    """The folder tiktoken caches downloads in (its own rule, ``tiktoken/load.py``); None: no cache."""
+    import os
+    import tempfile
+
+    for var in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
+        if var in os.environ:
+            return os.environ[var] or None  # "" disables tiktoken's cache
+    return os.path.join(tempfile.gettempdir(), "data-gym-cache")
+
+
+def _cached_files(name: str) -> list[tuple[str, str, str]]:
+    """(url, cache path, pinned sha256) of every file encoding ``name`` loads; [] if unknown."""
+    import os
+
+    cache = tiktoken_cache_dir()
+    if cache is None:
+        return []
+    return [
+        (url, os.path.join(cache, hashlib.sha1(url.encode()).hexdigest()), expected)
+        for url, expected in _PINNED_FILES.get(name, {}).items()
+    ]
+
+
+def encoding_cached(name: str) -> bool:
+    """Whether ``load_encoding(name)`` can load without the network (every file cached).
+
+    Lets a start-up check use the tokenizer only when that is quick: tiktoken downloads
+    without a timeout, which can hang on a compute node with no internet.
+    """
+    import os
+
+    files = _cached_files(name)
+    return bool(files) and all(os.path.isfile(path) for _, path, _ in files)
+
+
 def check_tiktoken_cache(name: str) -> None:
-    """Raise DataError naming a cached tokenizer file in TIKTOKEN_CACHE_DIR that fails its pinned hash."""
+    """Raise DataError naming a cached tokenizer file that fails its pinned hash."""
     import os
 
     from phrenology.io import sha256_file
 
-    cache = os.environ.get("TIKTOKEN_CACHE_DIR")
-    if not cache:
-        return
-    for url, expected in _PINNED_FILES.get(name, {}).items():
-        path = os.path.join(cache, hashlib.sha1(url.encode()).hexdigest())
+    for url, path, expected in _cached_files(name):
         if os.path.isfile(path) and sha256_file(path) != expected:
             raise DataError(
                 f"tokenizer cache file {path} ({url.rsplit('/', 1)[-1]}) fails its sha256 check; "

@@ -3,8 +3,6 @@
 from phrenology.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    import pandas as pd
-
     from phrenology import io
     from phrenology.components import variance_table
     from phrenology.first_token import first_token_pca
@@ -14,7 +12,7 @@ with snakemake_job(snakemake) as job:
     patterns, _ = load_head_patterns(
         snakemake.input.attention, snakemake.input.heads, p.seeds, p.n_layers, p.n_heads
     )
-    prompts = pd.read_parquet(snakemake.input.prompts)
+    prompts = io.read_parquet(snakemake.input.prompts, columns=["prompt", "position", "token"])
     table, result = first_token_pca(patterns, prompts, p.n_prompts)
     io.write_tsv(snakemake.output.points, table)
     io.write_tsv(snakemake.output.variance, variance_table(result))

@@ -3,12 +3,10 @@
 from phrenology.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    import pandas as pd
-
     from phrenology import io
     from phrenology.plots import save_figure
     from phrenology.plots.knockout import cluster_figure
 
-    table = pd.read_parquet(snakemake.input.table)
+    table = io.read_parquet(snakemake.input.table)
     fig = cluster_figure(table, io.read_json(snakemake.input.meta), snakemake.params.n_labels)
     save_figure(fig, snakemake.output[0])

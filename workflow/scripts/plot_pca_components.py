@@ -3,8 +3,6 @@
 from phrenology.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    import pandas as pd
-
     from phrenology import io
     from phrenology.plots import save_figure
     from phrenology.plots.pca_components import plot_component_tokens, plot_pca_components
@@ -20,6 +18,6 @@ with snakemake_job(snakemake) as job:
     save_figure(plot_pca_components(components, ratio, shown), snakemake.output.components)
 
     c = p.token_component - 1  # 1-based in the config
-    tokens = prompt_tokens(pd.read_parquet(snakemake.input.prompts))[:shown]
+    tokens = prompt_tokens(io.read_parquet(snakemake.input.prompts))[:shown]
     fig = plot_component_tokens(components[c, :shown], p.token_component, ratio[c], tokens)
     save_figure(fig, snakemake.output.tokens)
