@@ -63,8 +63,9 @@ bench: $(STAMP)
 dvc-sync: $(STAMP)
 	$(BIN)/phrenology dvc sync --configfile $(CONFIG)
 
-repro: dvc-sync
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+# dvc.yaml regenerated, dvc repro, then the products stamped so Snakemake agrees (README).
+repro: $(STAMP)
+	$(BIN)/phrenology dvc repro --configfile $(CONFIG)
 
 # dvc pull, then stamp the products in DAG order so Snakemake reruns nothing.
 restore: $(STAMP)

@@ -97,7 +97,12 @@ def _add_dvc_parser(sub: argparse._SubParsersAction) -> None:
     )
     restore.add_argument("--no-pull", action="store_true", help="dvc checkout from the cache")
     restore.add_argument("--remote", help="DVC remote to pull from (default: the default remote)")
-    for p in (sync, record, restore):
+    repro = actions.add_parser(
+        "repro",
+        help="sync dvc.yaml, dvc repro, then mark the products up to date for Snakemake "
+        "(DVC skips stages whose inputs came out unchanged; Snakemake compares times)",
+    )
+    for p in (sync, record, restore, repro):
         p.add_argument(
             "--configfile",
             help="config file, relative to the repository (default: the one dvc.yaml names, "
@@ -125,6 +130,10 @@ def run_dvc(args: argparse.Namespace) -> int:
     if args.action == "record":
         _, _, note = dvc_sync.record(config, repo)
         print(f"phrenology dvc record: {note}")
+        return EXIT_OK
+    if args.action == "repro":
+        dvc_sync.repro(config, repo)
+        print(f"phrenology dvc repro: done; products marked up to date for Snakemake ({config})")
         return EXIT_OK
     print(dvc_sync.restore(config, repo, pull=not args.no_pull, remote=args.remote))
     return EXIT_OK

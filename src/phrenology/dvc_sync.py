@@ -790,6 +790,17 @@ def restore(
         dvc("pull", *(["--remote", remote] if remote else []), repo=repo)
     else:
         dvc("checkout", repo=repo)
+    mark_current(configfile, repo)
+    return "products restored and marked up to date for Snakemake"
+
+
+def mark_current(configfile: str, repo: str | os.PathLike = REPO) -> None:
+    """Once ``dvc status`` confirms every product matches dvc.lock, stamp them for Snakemake.
+
+    ``snakemake --touch --forceall`` sets modification times in DAG order and writes
+    Snakemake's own metadata, so Snakemake and DVC agree that nothing needs rerunning.
+    """
+    repo = Path(repo)
     status = dvc_status(repo)
     if status:
         raise DvcSyncError(
@@ -802,4 +813,25 @@ def restore(
          "--touch", "--forceall", "--quiet"],
         repo,
     )  # fmt: skip
-    return "products restored and marked up to date for Snakemake"
+
+
+def repro(configfile: str, repo: str | os.PathLike = REPO) -> None:
+    """``dvc repro`` for ``configfile``, then :func:`mark_current`.
+
+    DVC skips a stage whose inputs came out byte-identical from a rerun upstream stage
+    (e.g. a knockout table unchanged by a new clustering); Snakemake, which compares
+    modification times, would then want to redo that stage. Stamping the products after
+    the repro makes the two agree. dvc.yaml is regenerated first, so seeds, bottlenecks
+    and rules added since are stages. DVC's output streams through.
+    """
+    repo = Path(repo)
+    sync(configfile, repo)
+    # stages call `snakemake`: the one beside this Python comes first on PATH
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=env)
+    if proc.returncode != 0:
+        raise DvcSyncError(f"dvc repro failed (exit {proc.returncode}); see its output above")
+    mark_current(configfile, repo)
