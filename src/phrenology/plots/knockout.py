@@ -189,6 +189,9 @@ def cluster_figure(table: pd.DataFrame, meta: Mapping[str, Any], n_labels: int) 
     ncols = min(n, max(1, math.ceil(math.sqrt(n))))
     nrows = math.ceil(n / ncols)
     fig = new_figure(3.6 * ncols, 3.6 * nrows + 0.9)
+    # square panels (equal aspect) leave constrained layout's rows too tight for a title
+    # above an x-label: keep a gap between rows
+    fig.get_layout_engine().set(hspace=0.06)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, head in zip(axes, heads.itertuples(index=False), strict=False):
         rows = table[table["head_index"] == head.head_index].sort_values("token_id")
