@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from phrenology.errors import DataError
-from phrenology.io import REBUILD_HINT, save_torch
+from phrenology.io import REBUILD_HINT, load_torch, save_torch
 from phrenology.train import TrainingDiverged
 
 FORMAT = "phrenology-autoencoder/1"
@@ -263,13 +263,7 @@ def save_autoencoder(path: str | Path, model: Autoencoder, metrics: dict[str, An
 
 
 def load_autoencoder(path: str | Path, device: torch.device | str = "cpu") -> Autoencoder:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} is missing; rerun the pipeline to produce it")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, another format, pickle error
-        raise DataError(f"{path} cannot be read as an autoencoder ({e}); {REBUILD_HINT}") from e
+    blob = load_torch(path, "autoencoder file")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise DataError(f"{path} is not a {FORMAT} file; {REBUILD_HINT}")
     try:

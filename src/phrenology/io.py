@@ -128,6 +128,23 @@ def save_torch(path: str | os.PathLike, obj: Any) -> None:
         torch.save(obj, f)
 
 
+def load_torch(path: str | os.PathLike, what: str) -> Any:
+    """``torch.load`` (tensors and plain data only) with the checks every reader needs:
+    a missing file or one that is not a readable torch file ("a truncated zip", "a pickle
+    error") becomes a DataError naming the file and ``what`` it should have been."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is missing; rerun the pipeline to produce it")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, another format, pickle error
+        raise DataError(
+            f"{path} is not a readable {what} ({type(e).__name__}: {e}); {REBUILD_HINT}"
+        ) from e
+
+
 def write_tsv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.8g")

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from phrenology.errors import DataError
-from phrenology.io import REBUILD_HINT, save_torch
+from phrenology.io import REBUILD_HINT, load_torch, save_torch
 
 FORMAT = "phrenology-model/1"
 
@@ -65,15 +64,7 @@ def save_model(
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} is missing; rerun the pipeline to train it")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, wrong file, pickle error
-        raise DataError(
-            f"{path} is not a readable model file ({type(e).__name__}: {e}); {REBUILD_HINT}"
-        ) from e
+    ckpt = load_torch(path, "model file")
     if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
         raise DataError(f"{path} lacks 'config'/'state_dict'; it was not written by this pipeline")
     return ckpt
