@@ -10,6 +10,7 @@ import numpy as np
 from phrenology.heads import head_label
 from phrenology.pairs import pair_index
 from phrenology.plots import model_colors, new_figure
+from phrenology.plots.text import annotate_without_overlap, omitted_note
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,10 +120,6 @@ def plot_knn_graph(xy: np.ndarray, edges: pd.DataFrame, heads: pd.DataFrame, k: 
     colors = model_colors(seeds)
     ax.scatter(xy[:, 0], xy[:, 1], c=[colors[s] for s in heads["seed"]], s=36,
                edgecolors="black", linewidths=0.4, zorder=2)  # fmt: skip
-    size = _tick_size(len(xy)) * 0.9
-    for (x, y), lab in zip(xy, _labels(heads), strict=True):
-        ax.annotate(lab, (x, y), xytext=(2, 2), textcoords="offset points", fontsize=size,
-                    color="0.25", zorder=3)  # fmt: skip
     ax.autoscale()
     ax.set_xlabel("UMAP 1")
     ax.set_ylabel("UMAP 2")
@@ -130,7 +127,16 @@ def plot_knn_graph(xy: np.ndarray, edges: pd.DataFrame, heads: pd.DataFrame, k: 
     ax.set_title(f"Fig. 3 — {k}-nearest-neighbour graph of head embeddings on a UMAP layout\n"
                  f"({len(xy)} heads, {len(edges)} undirected edges{weighted})", fontsize=11)  # fmt: skip
     _model_legend(ax, seeds, colors)
+    omitted = annotate_without_overlap(ax, xy, _labels(heads), _tick_size(len(xy)) * 0.9,
+                                       color="0.25", zorder=3)  # fmt: skip
+    _caption(fig, omitted_note(omitted, len(xy)))
     return fig
+
+
+def _caption(fig: Figure, text: str) -> None:
+    """A small note under the axes (constrained layout makes room for it)."""
+    if text:
+        fig.supxlabel(text, fontsize=7, color="0.35")
 
 
 SWEEP_PANELS = [
@@ -203,10 +209,6 @@ def plot_clusters_umap(
     mcol = model_colors(seeds)
     ax_m.scatter(xy[:, 0], xy[:, 1], c=[mcol[s] for s in heads["seed"]], s=40,
                  edgecolors="black", linewidths=0.4)  # fmt: skip
-    size = _tick_size(len(xy)) * 0.85
-    for (x, y), lab in zip(xy, _labels(heads), strict=True):
-        ax_m.annotate(lab, (x, y), xytext=(2, 2), textcoords="offset points", fontsize=size,
-                      color="0.3")  # fmt: skip
     ax_m.set_title("by model")
     _model_legend(ax_m, seeds, mcol)
     for ax in (ax_c, ax_m):
@@ -214,6 +216,9 @@ def plot_clusters_umap(
         ax.set_xlabel("UMAP 1")
         ax.set_ylabel("UMAP 2")
     fig.suptitle("Fig. 5 — heads on the UMAP of their embeddings", fontsize=12)
+    omitted = annotate_without_overlap(ax_m, xy, _labels(heads), _tick_size(len(xy)) * 0.85,
+                                       color="0.3")  # fmt: skip
+    _caption(fig, omitted_note(omitted, len(xy)))
     return fig
 
 

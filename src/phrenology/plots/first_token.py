@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from phrenology.first_token import WORD_CLASSES
 from phrenology.plots import new_figure
-from phrenology.plots.text import display_token, wrap_title
+from phrenology.plots.text import annotate_without_overlap, display_token, omitted_note, wrap_title
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,16 +45,6 @@ def plot_first_token(table: pd.DataFrame, variance_ratio: Sequence[float], n_hea
         words.scatter(
             rows["pc1"], rows["pc2"], s=4, color=color, linewidths=0, label=f"{cls} ({len(rows)})"
         )
-        for x, y, token in zip(rows["pc1"], rows["pc2"], rows["token"], strict=True):
-            words.annotate(
-                display_token(str(token)),
-                (x, y),
-                xytext=(1.5, 1.5),
-                textcoords="offset points",
-                fontsize=fontsize,
-                color=color,
-                alpha=0.9,
-            )
     words.legend(
         title="word class (points)", fontsize=8, title_fontsize=8, markerscale=3, loc="best"
     )
@@ -77,7 +67,19 @@ def plot_first_token(table: pd.DataFrame, variance_ratio: Sequence[float], n_hea
         ax.set_xlabel(f"PC1 ({100 * variance_ratio[0]:.1f} % of variance)")
         ax.set_ylabel(f"PC2 ({100 * variance_ratio[1]:.1f} % of variance)")
     n_prompts = table["prompt"].nunique()
-    words.set_title("each point labelled with its token, coloured by word class", fontsize=10)
+    omitted = annotate_without_overlap(
+        words,
+        table[["pc1", "pc2"]].to_numpy(),
+        [display_token(str(t)) for t in table["token"]],
+        fontsize,
+        offset=(1.5, 1.5),
+        colors=[CLASS_COLORS[c] for c in table["word_class"]],
+        alpha=0.9,
+    )
+    note = f"\n({omitted_note(omitted, n_points)})" if omitted else ""
+    words.set_title(
+        f"each point labelled with its token, coloured by word class{note}", fontsize=10
+    )
     positions.set_title("the same points coloured by position", fontsize=10)
     title = (
         f"Attention to the first token: one point per (prompt, position ≥ 1) of the first "

@@ -12,6 +12,7 @@ import numpy as np
 from phrenology.heads import head_label
 from phrenology.knockout import moved_tokens
 from phrenology.plots import new_figure
+from phrenology.plots.text import annotate_without_overlap, omitted_note
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -248,15 +249,6 @@ def pca_figure(
             linewidths=0.4,
             zorder=2,
         )
-    for row in table.itertuples(index=False):
-        ax.annotate(
-            f"L{row.layer}H{row.head}",
-            (row.pc1, row.pc2),
-            xytext=(3, 3),
-            textcoords="offset points",
-            fontsize=6,
-            color="0.25",
-        )
     ax.set_xlabel(f"PC1 ({100 * explained[0]:.1f} % of variance)")
     ax.set_ylabel(f"PC2 ({100 * explained[1]:.1f} % of variance)")
     fig.suptitle(
@@ -284,4 +276,9 @@ def pca_figure(
         handles=model_handles, title="model (seed)", loc="lower left",
         fontsize=7, title_fontsize=8,
     )  # fmt: skip
+    labels = [f"L{r.layer}H{r.head}" for r in table.itertuples(index=False)]
+    omitted = annotate_without_overlap(ax, table[["pc1", "pc2"]].to_numpy(), labels, 6.0,
+                                       offset=(3.0, 3.0), color="0.25")  # fmt: skip
+    if omitted:
+        ax.set_title(omitted_note(omitted, len(labels)), fontsize=7, color="0.35")
     return fig
