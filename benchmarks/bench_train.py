@@ -5,7 +5,10 @@ backward, AdamW) and for the sequence of matmuls a step must do at minimum (each
 linear layer's forward, input-gradient and weight-gradient products at the same
 shapes), timed in the same run; their ratio is the training loop's efficiency.
 
-    python benchmarks/bench_train.py [--steps 5] [--device cpu|cuda] [--precision fp32|bf16]
+    python benchmarks/bench_train.py [--steps 5] [--device cpu|cuda] [--precision fp32|bf16] [--profile]
+
+--profile adds where a step's time goes (torch.profiler, self time per operator, ms per step)
+to the printout and the JSON: the matmuls against everything else.
 """
 
 from __future__ import annotations
@@ -43,12 +46,39 @@ def train_flops_per_token(cfg: dict, d_vocab: int) -> float:
     return 6 * weights + 3 * attention
 
 
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::matmul")
+
+
+def profile_step(step, steps: int, sync) -> dict[str, float]:
+    """Self time per operator in ms per step, the ten largest, all matmuls summed as 'matmuls'."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if sync is not None:
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        if sync is not None:
+            sync()
+    cuda = sync is not None
+    times: dict[str, float] = {}
+    for ev in prof.key_averages():
+        us = ev.self_device_time_total if cuda else ev.self_cpu_time_total
+        name = "matmuls" if ev.key in MATMUL_OPS else ev.key
+        times[name] = times.get(name, 0.0) + us / 1000 / steps
+    top = dict(sorted(times.items(), key=lambda kv: -kv[1])[:10])
+    top["total"] = sum(times.values())
+    return top
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--d-vocab", type=int, default=50257)
+    ap.add_argument("--profile", action="store_true", help="break a step down by operator")
     args = ap.parse_args()
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else None
@@ -100,6 +130,11 @@ def main() -> None:
     }  # fmt: skip
     for k, v in result.items():
         print(f"{k:>24}: {v:.4g}" if isinstance(v, float) else f"{k:>24}: {v}")
+    if args.profile:
+        result["profile_ms_per_step"] = profile_step(step, args.steps, sync)
+        print("ms per step by operator (self time):")
+        for name, ms in result["profile_ms_per_step"].items():
+            print(f"{name:>24}: {ms:.1f}")
     write_result(f"train_{device.type}_{args.precision}", result)
 
 
