@@ -66,6 +66,22 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _existing(path: str | os.PathLike) -> Path:
+    """``path`` as a Path; DataError naming it when there is no such file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is missing; rerun the pipeline to produce it")
+    return path
+
+
+def _require_columns(path: Path, frame: pd.DataFrame, columns: Sequence[str] | None) -> None:
+    """DataError naming ``path`` when the table read from it lacks any of ``columns``."""
+    if columns is not None:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"{path} lacks columns {missing}; {REBUILD_HINT}")
+
+
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         np.save(tmp, array)
@@ -99,9 +115,7 @@ def load_npy(
 
     ``shape`` may hold ``None`` for a free axis.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} is missing; rerun the pipeline to produce it")
+    path = _existing(path)
     try:
         array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
@@ -134,9 +148,7 @@ def load_torch(path: str | os.PathLike, what: str) -> Any:
     error") becomes a DataError naming the file and ``what`` it should have been."""
     import torch
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} is missing; rerun the pipeline to produce it")
+    path = _existing(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, another format, pickle error
@@ -153,18 +165,13 @@ def write_tsv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
 def read_tsv(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
     import pandas as pd
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} is missing; rerun the pipeline to produce it")
+    path = _existing(path)
     # keep_default_na=False: a token such as "NaN" or "null" is text, not a missing value
     try:
         frame = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
     except (ValueError, UnicodeDecodeError) as e:  # empty, binary or garbled (ParserError)
         raise DataError(f"{path} is not a readable table ({e}); {REBUILD_HINT}") from e
-    if columns is not None:
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise DataError(f"{path} lacks columns {missing}; {REBUILD_HINT}")
+    _require_columns(path, frame, columns)
     return frame
 
 
@@ -172,17 +179,12 @@ def read_parquet(path: str | os.PathLike, columns: Sequence[str] | None = None) 
     """A Parquet table, checked: missing, truncated or lacking ``columns`` → DataError."""
     import pandas as pd
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} is missing; rerun the pipeline to produce it")
+    path = _existing(path)
     try:
         frame = pd.read_parquet(path)
     except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
         raise DataError(f"{path} is truncated or not a Parquet file ({e}); {REBUILD_HINT}") from e
-    if columns is not None:
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise DataError(f"{path} lacks columns {missing}; {REBUILD_HINT}")
+    _require_columns(path, frame, columns)
     return frame
 
 
