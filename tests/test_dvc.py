@@ -313,12 +313,19 @@ def test_push_delete_pull_gives_identical_results(pushed, tmp_path):
     assert any(k.endswith("model.pt") for k in after) and any(k.endswith(PROV) for k in after)
 
 
-@pytest.mark.integration
-def test_fresh_clone_pull_and_restore_reruns_nothing(pushed, tmp_path):
+def clone_of_pushed(pushed: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A fresh git clone of the pushed project whose DVC remote points at the pushed remote."""
     origin, remote = pushed
     clone = tmp_path / "clone"
     run_in(tmp_path, "git", "clone", "-q", str(origin), str(clone))
     run_in(clone, "dvc", "remote", "modify", "--local", "local", "url", str(remote))
+    return clone
+
+
+@pytest.mark.integration
+def test_fresh_clone_pull_and_restore_reruns_nothing(pushed, tmp_path):
+    origin = pushed[0]
+    clone = clone_of_pushed(pushed, tmp_path)
     out = run_in(clone, "python", "-m", "phrenology", "dvc", "restore", "--configfile", CONFIG)
     assert "restored" in out.stdout
     assert sha256_tree(clone / "results") == {
@@ -333,10 +340,7 @@ def test_fresh_clone_pull_and_restore_reruns_nothing(pushed, tmp_path):
 
 @pytest.mark.integration
 def test_restore_refuses_products_that_do_not_match_the_config(pushed, tmp_path):
-    origin, remote = pushed
-    clone = tmp_path / "clone"
-    run_in(tmp_path, "git", "clone", "-q", str(origin), str(clone))
-    run_in(clone, "dvc", "remote", "modify", "--local", "local", "url", str(remote))
+    clone = clone_of_pushed(pushed, tmp_path)
     config = clone / CONFIG
     config.write_text(re.sub(r"^  k: 3$", "  k: 4", config.read_text(), flags=re.M))
     proc = run_in(clone, "python", "-m", "phrenology", "dvc", "restore", check=False)
