@@ -13,8 +13,8 @@ import argparse
 import numpy as np
 import torch
 
-from phrenology.capture import capture_patterns
-from phrenology.model import build_model, model_kwargs
+from phrenology.models.capture import capture_patterns
+from phrenology.models.model import build_model, model_kwargs
 
 from common import paper_model_config, timeit, write_result
 

@@ -20,8 +20,8 @@ from common import REPO, write_result
 
 TRAIN = """
 import numpy as np, torch, yaml
-from phrenology.model import build_model, model_kwargs
-from phrenology.train import TrainSettings, train
+from phrenology.models.model import build_model, model_kwargs
+from phrenology.models.train import TrainSettings, train
 cfg = yaml.safe_load(open("config/config.yaml"))
 rng = np.random.default_rng(0)
 n_ctx = cfg["model"]["n_ctx"]
@@ -34,9 +34,9 @@ train(model, windows, heldout, TrainSettings.from_config(cfg["train"]), 0, kwarg
 
 CAPTURE = """
 import numpy as np, yaml
-from phrenology import io
-from phrenology.capture import capture_patterns
-from phrenology.model import build_model, model_kwargs
+from phrenology.pipeline import io
+from phrenology.models.capture import capture_patterns
+from phrenology.models.model import build_model, model_kwargs
 cfg = yaml.safe_load(open("config/config.yaml"))
 m, c = cfg["model"], cfg["capture"]
 model = build_model(model_kwargs(m, 50257, 0)).eval()
@@ -48,8 +48,8 @@ with io.npy_memmap("OUT", shape) as out:
 
 KNOCKOUT = """
 import numpy as np, torch, yaml
-from phrenology.knockout import knockout_gram
-from phrenology.model import build_model, model_kwargs
+from phrenology.analysis.knockout import knockout_gram
+from phrenology.models.model import build_model, model_kwargs
 cfg = yaml.safe_load(open("config/config.yaml"))
 k = cfg["knockout"]
 models = [build_model(model_kwargs(cfg["model"], 50257, s)).eval() for s in cfg["seeds"]]
@@ -59,8 +59,8 @@ knockout_gram(models, prompts, k["batch_size"])
 
 PROJECTION = """
 import numpy as np, yaml
-from phrenology.patterns import head_vectors
-from phrenology.projection import project, with_artificial_heads
+from phrenology.analysis.heads import head_vectors
+from phrenology.analysis.projection import project, with_artificial_heads
 cfg = yaml.safe_load(open("config/config.yaml"))
 m, n = cfg["model"], cfg["capture"]["n_prompts"]
 heads = len(cfg["seeds"]) * m["n_layers"] * m["n_heads"]

@@ -18,8 +18,8 @@ import argparse
 import numpy as np
 import torch
 
-from phrenology.model import build_model, model_kwargs
-from phrenology.train import TrainSettings, autocast_for, make_optimizer, next_token_loss
+from phrenology.models.model import build_model, model_kwargs
+from phrenology.models.train import TrainSettings, autocast_for, make_optimizer, next_token_loss
 
 from common import paper_model_config, timeit, write_result
 

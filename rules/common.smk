@@ -23,7 +23,7 @@ if os.environ.get("NLTK_DATA"):
 if os.environ.get("TIKTOKEN_CACHE_DIR"):
     os.environ["TIKTOKEN_CACHE_DIR"] = os.path.abspath(os.environ["TIKTOKEN_CACHE_DIR"])
 
-from phrenology.config import SCHEMA_PATH, validate_config
+from phrenology.pipeline.config import SCHEMA_PATH, validate_config
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
@@ -37,7 +37,7 @@ validate(config, schema=str(SCHEMA_PATH))
 onstart:
     # Checks that need the tokenizer (knockout.prompt fits model.n_ctx): once per run, before
     # any job; not at parse time, which every dry run and cluster job pays.
-    from phrenology.config import check_with_tokenizer
+    from phrenology.pipeline.config import check_with_tokenizer
 
     note = check_with_tokenizer(config)
     if note:

@@ -4,7 +4,7 @@
 # rule defined before it.
 from snakemake.io import is_flagged
 
-from phrenology.report import summary_name
+from phrenology.provenance.report import summary_name
 
 REPORT_PROVENANCE = "results/report/provenance"
 

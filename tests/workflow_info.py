@@ -2,7 +2,7 @@
 
 Parses the Snakefile the way every Snakemake process does (also each cluster job), in a fresh
 interpreter, so that what the parse imports and does to the environment can be observed too.
-Used by tests/test_envs.py and tests/test_slurm.py.
+Used by tests/workflow/test_envs.py and tests/workflow/test_slurm.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""``python -m phrenology …`` runs the command-line tool (see :mod:`phrenology.cli`)."""
+"""``python -m phrenology …`` runs the command-line tool (see :mod:`phrenology.pipeline.cli`)."""
 
 import sys
 
-from phrenology.cli import main
+from phrenology.pipeline.cli import main
 
 sys.exit(main())

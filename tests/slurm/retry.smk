@@ -1,4 +1,4 @@
-# A two-job workflow for tests/test_slurm.py, run with the production profile (--profile slurm):
+# A two-job workflow for tests/workflow/test_slurm.py, run with the production profile (--profile slurm):
 # `flaky` fails on its first attempt and succeeds when retried, `broken` always fails. It tests
 # the profile's retries and failure reporting on a real Slurm without putting any failure hook
 # into the pipeline's own rules (which a stray environment variable could then trigger).

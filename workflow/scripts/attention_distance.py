@@ -1,11 +1,11 @@
 """Euclidean distances between every pair of heads' flattened patterns (Fig. 7 data)."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.distance import attention_distances
-    from phrenology.head_inputs import load_head_patterns
+    from phrenology.analysis.distance import attention_distances
+    from phrenology.analysis.heads import load_head_patterns
+    from phrenology.pipeline import io
 
     p = snakemake.params
     patterns, heads = load_head_patterns(

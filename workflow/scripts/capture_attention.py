@@ -1,12 +1,12 @@
 """Attention patterns of every head of one model on the shared prompts, streamed to disk."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     job.set_torch_threads()
-    from phrenology import io
-    from phrenology.capture import capture_patterns
-    from phrenology.model import load_model, pick_device
+    from phrenology.models.capture import capture_patterns
+    from phrenology.models.model import load_model, pick_device
+    from phrenology.pipeline import io
 
     model = load_model(snakemake.input.model, pick_device())
     prompts = io.load_npy(snakemake.input.prompts, ndim=2)

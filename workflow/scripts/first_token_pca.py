@@ -1,12 +1,12 @@
 """Attention to the first token per (prompt, position), over all heads, in 2-D PCA (Fig. 11 data)."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.components import variance_table
-    from phrenology.first_token import first_token_pca
-    from phrenology.head_inputs import load_head_patterns
+    from phrenology.analysis.first_token import first_token_pca
+    from phrenology.analysis.heads import load_head_patterns
+    from phrenology.analysis.projection import variance_table
+    from phrenology.pipeline import io
 
     p = snakemake.params
     patterns, _ = load_head_patterns(

@@ -1,11 +1,11 @@
 """Head embedding from the selected autoencoder's codes, in heads.tsv order."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.aic import selected_bottleneck
-    from phrenology.embedding import head_embedding
+    from phrenology.analysis.aic import selected_bottleneck
+    from phrenology.analysis.clustering import head_embedding
+    from phrenology.pipeline import io
 
     p = snakemake.params
     chosen = selected_bottleneck(

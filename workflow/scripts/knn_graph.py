@@ -1,13 +1,12 @@
 """Euclidean distances between head embeddings and the symmetric kNN graph."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     import pandas as pd
 
-    from phrenology import io
-    from phrenology.embedding import euclidean_distances
-    from phrenology.knn import edge_weights, knn_edges
+    from phrenology.analysis.clustering import edge_weights, euclidean_distances, knn_edges
+    from phrenology.pipeline import io
 
     p = snakemake.params
     embedding = io.load_npy(snakemake.input[0], ndim=2)

@@ -1,14 +1,16 @@
 """Fig. 13 data: the Fig. 12 read-out for every head of one attention cluster, each head
 knocked out in its own model → cluster_heads.parquet (+ .json: cluster and prompt)."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     job.set_torch_threads()
     import pandas as pd
 
-    from phrenology import io, knockout, vocab
-    from phrenology.model import load_model, pick_device
+    from phrenology.analysis import knockout
+    from phrenology.data import vocab
+    from phrenology.models.model import load_model, pick_device
+    from phrenology.pipeline import io
 
     p = snakemake.params
     heads = io.read_tsv(snakemake.input.heads, columns=["head_index", "seed", "layer", "head"])

@@ -1,13 +1,15 @@
 """Fig. 14 data: each head's change in next-token probabilities when knocked out, on held-out
 prompts, streamed into a Gram matrix → PCA scores per head (knockout_pca.tsv)."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     job.set_torch_threads()
-    from phrenology import corpus, io, knockout
-    from phrenology.errors import DataError
-    from phrenology.model import load_model, pick_device
+    from phrenology.analysis import knockout
+    from phrenology.data import corpus
+    from phrenology.models.model import load_model, pick_device
+    from phrenology.pipeline import io
+    from phrenology.pipeline.errors import DataError
 
     p = snakemake.params
     heads = io.read_tsv(snakemake.input.heads, columns=["head_index", "seed", "layer", "head"])

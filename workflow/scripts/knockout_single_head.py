@@ -1,12 +1,14 @@
 """Fig. 12 data: every token's last-position logit for the configured prompt, original vs with
 one head knocked out → single_head.tsv (+ .json: the prompt as the model saw it)."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     job.set_torch_threads()
-    from phrenology import io, knockout, vocab
-    from phrenology.model import load_model, pick_device
+    from phrenology.analysis import knockout
+    from phrenology.data import vocab
+    from phrenology.models.model import load_model, pick_device
+    from phrenology.pipeline import io
 
     p = snakemake.params
     words = io.read_tsv(snakemake.input.vocab, columns=["id", "gpt2_id", "token"])

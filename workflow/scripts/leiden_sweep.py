@@ -1,13 +1,17 @@
 """Leiden over a seeded γ sweep; gamma_sweep.tsv, every partition, and the best → clusters.tsv."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.cluster_scores import best_clustering
-    from phrenology.errors import DataError
-    from phrenology.heads import HEAD_COLUMNS
-    from phrenology.leiden import build_graph, draw_gammas, gamma_sweep
+    from phrenology.analysis.clustering import (
+        best_clustering,
+        build_graph,
+        draw_gammas,
+        gamma_sweep,
+    )
+    from phrenology.analysis.heads import HEAD_COLUMNS
+    from phrenology.pipeline import io
+    from phrenology.pipeline.errors import DataError
 
     p = snakemake.params
     heads = io.read_tsv(snakemake.input.heads, columns=HEAD_COLUMNS)

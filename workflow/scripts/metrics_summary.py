@@ -1,14 +1,14 @@
 """results/metrics.json: Table 1 and the chosen clustering, for `dvc metrics`."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     import json
 
-    from phrenology import io
-    from phrenology.aic import AIC_COLUMNS
-    from phrenology.leiden import SWEEP_COLUMNS
-    from phrenology.summary import run_metrics
+    from phrenology.analysis.aic import AIC_COLUMNS
+    from phrenology.analysis.clustering import SWEEP_COLUMNS
+    from phrenology.pipeline import io
+    from phrenology.provenance.metrics import run_metrics
 
     aic = io.read_tsv(snakemake.input.aic, columns=AIC_COLUMNS)
     sweep = io.read_tsv(snakemake.input.sweep, columns=[*SWEEP_COLUMNS, "selected"])

@@ -1,16 +1,15 @@
 """Fig. 1 data: token-pair importance by noise perturbation; decoded values over a code grid."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     job.set_torch_threads()
-    from phrenology import io
-    from phrenology.aic import selected_bottleneck
-    from phrenology.autoencoder import encode, load_autoencoder
-    from phrenology.importance import decoded_grid, importance_table, perturbation_mse
-    from phrenology.model import pick_device
-    from phrenology.pairs import pattern_rows
-    from phrenology.patterns import load_patterns
+    from phrenology.analysis.aic import selected_bottleneck
+    from phrenology.analysis.autoencoder import encode, load_autoencoder
+    from phrenology.analysis.heads import load_patterns, pattern_rows
+    from phrenology.analysis.importance import decoded_grid, importance_table, perturbation_mse
+    from phrenology.models.model import pick_device
+    from phrenology.pipeline import io
 
     p = snakemake.params
     pert = p.perturbation

@@ -1,14 +1,13 @@
 """PCA over heads of their flattened patterns: components per prompt (Figs. 9–10 data)."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     import numpy as np
 
-    from phrenology import io
-    from phrenology.components import pattern_components, variance_table
-    from phrenology.head_inputs import load_head_patterns
-    from phrenology.patterns import head_vectors
+    from phrenology.analysis.heads import head_vectors, load_head_patterns
+    from phrenology.analysis.projection import pattern_components, variance_table
+    from phrenology.pipeline import io
 
     p = snakemake.params
     patterns, heads = load_head_patterns(

@@ -1,10 +1,10 @@
 """Fig. 7: heatmap of the head-distance matrix in model/layer/head order."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.head_inputs import load_heads
+    from phrenology.analysis.heads import load_heads
+    from phrenology.pipeline import io
     from phrenology.plots import save_figure
     from phrenology.plots.attention_distance import plot_attention_distance
 

@@ -1,10 +1,10 @@
 """Fig. 1: token-pair importance map and decoded values of the top pairs."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.aic import selected_bottleneck
+    from phrenology.analysis.aic import selected_bottleneck
+    from phrenology.pipeline import io
     from phrenology.plots import save_figure
     from phrenology.plots.autoencoder import plot_decoded_token_pairs
 

@@ -1,10 +1,10 @@
 """Fig. 2: distances between head embeddings, clustered order."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.heads import HEAD_COLUMNS
+    from phrenology.analysis.heads import HEAD_COLUMNS
+    from phrenology.pipeline import io
     from phrenology.plots import save_figure
     from phrenology.plots.clustering import plot_embedding_distances
 

@@ -1,10 +1,10 @@
 """Fig. 4: clustering scores and cluster count against the Leiden resolution γ."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.leiden import SWEEP_COLUMNS
+    from phrenology.analysis.clustering import SWEEP_COLUMNS
+    from phrenology.pipeline import io
     from phrenology.plots import save_figure
     from phrenology.plots.clustering import plot_gamma_sweep
 

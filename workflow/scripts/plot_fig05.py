@@ -1,10 +1,10 @@
 """Fig. 5: UMAP layout coloured by the selected clustering and by model."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.heads import HEAD_COLUMNS
+    from phrenology.analysis.heads import HEAD_COLUMNS
+    from phrenology.pipeline import io
     from phrenology.plots import save_figure
     from phrenology.plots.clustering import plot_clusters_umap
 

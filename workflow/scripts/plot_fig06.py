@@ -1,12 +1,11 @@
 """Fig. 6: every head's mean attention pattern, grouped by cluster."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.errors import DataError
-    from phrenology.heads import HEAD_COLUMNS
-    from phrenology.patterns import load_patterns
+    from phrenology.analysis.heads import HEAD_COLUMNS, load_patterns
+    from phrenology.pipeline import io
+    from phrenology.pipeline.errors import DataError
     from phrenology.plots import save_figure
     from phrenology.plots.clustering import plot_cluster_patterns
 

@@ -1,10 +1,10 @@
 """Fig. 11: tokens placed by how each head attends from them to the first token."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.first_token import FIRST_TOKEN_COLUMNS
+    from phrenology.analysis.first_token import FIRST_TOKEN_COLUMNS
+    from phrenology.pipeline import io
     from phrenology.plots import save_figure
     from phrenology.plots.first_token import plot_first_token
 

@@ -1,9 +1,9 @@
 """Fig. 13: the Fig. 12 scatter for every head of one attention cluster."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
+    from phrenology.pipeline import io
     from phrenology.plots import save_figure
     from phrenology.plots.knockout import cluster_figure
 

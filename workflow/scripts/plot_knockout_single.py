@@ -1,9 +1,9 @@
 """Fig. 12: one head's knockout on one prompt, every vocabulary token's logit."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
+    from phrenology.pipeline import io
     from phrenology.plots import save_figure
     from phrenology.plots.knockout import single_head_figure
 

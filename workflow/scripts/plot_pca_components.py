@@ -1,12 +1,12 @@
 """Figs. 9–10: the first components per prompt, and one component on the prompts' tokens."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
+    from phrenology.data.corpus import prompt_tokens
+    from phrenology.pipeline import io
     from phrenology.plots import save_figure
     from phrenology.plots.pca_components import plot_component_tokens, plot_pca_components
-    from phrenology.prompts import prompt_tokens
 
     p = snakemake.params
     variance = io.read_tsv(

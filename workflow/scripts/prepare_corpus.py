@@ -1,13 +1,14 @@
 """Brown sentences → per-split token streams in the model vocabulary, plus vocab.tsv."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     import os
 
     import pandas as pd
 
-    from phrenology import corpus, io, vocab
+    from phrenology.data import corpus, vocab
+    from phrenology.pipeline import io
 
     p = snakemake.params.corpus
     sentences = corpus.load_sentences(p["name"])

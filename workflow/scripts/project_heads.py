@@ -1,13 +1,11 @@
 """PCA, UMAP and t-SNE of the heads plus the three artificial heads (Fig. 8 data)."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.head_inputs import load_head_patterns
-    from phrenology.heads import head_label
-    from phrenology.patterns import head_vectors
-    from phrenology.projection import project, projection_table, with_artificial_heads
+    from phrenology.analysis.heads import head_label, head_vectors, load_head_patterns
+    from phrenology.analysis.projection import project, projection_table, with_artificial_heads
+    from phrenology.pipeline import io
 
     p = snakemake.params
     patterns, heads = load_head_patterns(

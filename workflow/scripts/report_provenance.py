@@ -1,12 +1,12 @@
 """One provenance summary (reStructuredText) per report item, included by its caption."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.errors import DataError
-    from phrenology.provenance import record_path
-    from phrenology.report import provenance_rst
+    from phrenology.pipeline import io
+    from phrenology.pipeline.errors import DataError
+    from phrenology.provenance.records import record_path
+    from phrenology.provenance.report import provenance_rst
 
     if len(snakemake.input) != len(snakemake.output):
         raise DataError(

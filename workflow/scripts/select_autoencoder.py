@@ -1,10 +1,10 @@
 """aic.tsv and Table 1 from every bottleneck's metrics."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology import io
-    from phrenology.aic import aic_table, table_markdown
+    from phrenology.analysis.aic import aic_table, table_markdown
+    from phrenology.pipeline import io
 
     metrics = [io.read_json(path) for path in snakemake.input.metrics]
     table = aic_table(metrics)

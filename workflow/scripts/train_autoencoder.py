@@ -1,6 +1,6 @@
 """One autoencoder (one bottleneck) over every (prompt, head) pattern: model, metrics, codes."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     job.set_torch_threads()
@@ -8,12 +8,16 @@ with snakemake_job(snakemake) as job:
 
     import pandas as pd
 
-    from phrenology import io
-    from phrenology.autoencoder import AESettings, encode, save_autoencoder, train_autoencoder
-    from phrenology.errors import DataError
-    from phrenology.model import pick_device
-    from phrenology.pairs import pattern_rows
-    from phrenology.patterns import load_patterns
+    from phrenology.analysis.autoencoder import (
+        AESettings,
+        encode,
+        save_autoencoder,
+        train_autoencoder,
+    )
+    from phrenology.analysis.heads import load_patterns, pattern_rows
+    from phrenology.models.model import pick_device
+    from phrenology.pipeline import io
+    from phrenology.pipeline.errors import DataError
 
     p = snakemake.params
     heads = io.read_tsv(snakemake.input.heads, columns=["head_index"])

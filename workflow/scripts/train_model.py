@@ -1,6 +1,6 @@
 """Train one seed's model; resumes from its checkpoint if the job was killed."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     job.set_torch_threads()
@@ -8,8 +8,10 @@ with snakemake_job(snakemake) as job:
 
     import pandas as pd
 
-    from phrenology import corpus, io, train
-    from phrenology.model import build_model, model_kwargs, pick_device, save_model
+    from phrenology.data import corpus
+    from phrenology.models import train
+    from phrenology.models.model import build_model, model_kwargs, pick_device, save_model
+    from phrenology.pipeline import io
 
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     seed = int(snakemake.wildcards.seed)

@@ -1,13 +1,13 @@
 """Seeded 2-D UMAP layout of the head embeddings (Figs. 3 and 5)."""
 
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     import numpy as np
     import pandas as pd
 
-    from phrenology import io
-    from phrenology.embedding import umap_layout
+    from phrenology.analysis.clustering import umap_layout
+    from phrenology.pipeline import io
 
     p = snakemake.params
     embedding = io.load_npy(snakemake.input[0], ndim=2)

@@ -43,10 +43,10 @@ def save_figure(
     """Write ``fig`` as PNG atomically; ``metadata`` becomes PNG text chunks.
 
     Inside a Snakemake job a PNG also gets the job's key provenance (rule, git commit,
-    config hash, input hashes; see :mod:`phrenology.provenance`); read it back with
+    config hash, input hashes; see :mod:`phrenology.provenance.records`); read it back with
     ``PIL.Image.open(path).text``.
     """
-    from phrenology.io import atomic_path
+    from phrenology.pipeline.io import atomic_path
 
     with atomic_path(path) as tmp:
         embedded = _provenance_metadata() if tmp.suffix.lower() == ".png" else {}
@@ -54,10 +54,10 @@ def save_figure(
 
 
 def _provenance_metadata() -> dict[str, str]:
-    from phrenology import provenance
+    from phrenology.provenance import records
 
     try:
-        return provenance.png_metadata()
+        return records.png_metadata()
     except Exception as e:  # a figure without embedded provenance beats a failed job
         print(f"warning: no provenance embedded in the figure ({e!r})", file=sys.stderr)
         return {}

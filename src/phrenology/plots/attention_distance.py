@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from phrenology.heads import head_label
+from phrenology.analysis.heads import head_label
 from phrenology.plots import new_figure
 from phrenology.plots.text import wrap_title
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from phrenology.pairs import pair_label, pairs_to_square
+from phrenology.analysis.heads import pair_label, pairs_to_square
 from phrenology.plots import new_figure
 
 if TYPE_CHECKING:

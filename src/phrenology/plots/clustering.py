@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from phrenology.heads import head_label
-from phrenology.pairs import pair_index
+from phrenology.analysis.heads import head_label, pair_index
 from phrenology.plots import model_colors, new_figure
 from phrenology.plots.text import annotate_without_overlap, omitted_note
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from phrenology.first_token import WORD_CLASSES
+from phrenology.analysis.first_token import WORD_CLASSES
 from phrenology.plots import new_figure
 from phrenology.plots.text import annotate_without_overlap, display_token, omitted_note, wrap_title
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from phrenology.heads import head_label
-from phrenology.knockout import moved_tokens
+from phrenology.analysis.heads import head_label
+from phrenology.analysis.knockout import moved_tokens
 from phrenology.plots import new_figure
 from phrenology.plots.text import annotate_without_overlap, omitted_note
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from phrenology.artificial import ARTIFICIAL_HEADS, ARTIFICIAL_LABELS
-from phrenology.errors import DataError
-from phrenology.heads import head_label
-from phrenology.io import REBUILD_HINT
+from phrenology.analysis.artificial import ARTIFICIAL_HEADS, ARTIFICIAL_LABELS
+from phrenology.analysis.heads import head_label
+from phrenology.pipeline.errors import DataError
+from phrenology.pipeline.io import REBUILD_HINT
 from phrenology.plots import model_colors, new_figure
 from phrenology.plots.text import wrap_title
 

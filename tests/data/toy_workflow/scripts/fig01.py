@@ -1,8 +1,8 @@
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with snakemake_job(smk) as job:
-    from phrenology import io
+    from phrenology.pipeline import io
     from phrenology.plots import new_figure, save_figure
 
     table = io.read_tsv(smk.input.table, columns=["seed", "mean"])

@@ -1,4 +1,4 @@
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with snakemake_job(smk) as job:

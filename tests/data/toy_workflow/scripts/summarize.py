@@ -1,11 +1,11 @@
-from phrenology.jobs import snakemake_job
+from phrenology.pipeline.jobs import snakemake_job
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with snakemake_job(smk) as job:
     import numpy as np
     import pandas as pd
 
-    from phrenology import io
+    from phrenology.pipeline import io
 
     rows = [
         {"seed": s, "mean": float(np.load(p).mean())}

@@ -1,0 +1,172 @@
+"""Heads as data: their one order, their patterns in that order, and their causal token pairs.
+
+Every matrix in the pipeline orders heads seed-major, then layer, then head
+(``heads.tsv``); :func:`load_head_patterns` gives the per-seed attention tensors
+stacked in that order, checked against heads.tsv and the config.
+
+Token pairs as features: a head's pattern on one prompt is an n_ctx × n_ctx matrix
+whose cells above the diagonal are always 0 (causal mask). The autoencoder sees only
+the ``n_ctx (n_ctx + 1) / 2`` cells on or below it, in row-major order of
+``numpy.tril_indices``: (query 0, key 0), (1, 0), (1, 1), (2, 0), ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from phrenology.pipeline.errors import DataError
+from phrenology.pipeline.io import REBUILD_HINT, load_npy, read_tsv
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+HEAD_COLUMNS = ["head_index", "seed", "layer", "head"]
+
+
+def head_table(seeds: Sequence[int], n_layers: int, n_heads: int) -> pd.DataFrame:
+    """One row per head of every model: ``head_index, seed, layer, head``.
+
+    Row ``i`` is head ``i`` of any matrix built by stacking the per-seed attention
+    tensors in ``seeds`` order (their head axis is layer-major).
+    """
+    import pandas as pd
+
+    rows = [
+        (seed, layer, head)
+        for seed in seeds
+        for layer in range(n_layers)
+        for head in range(n_heads)
+    ]
+    frame = pd.DataFrame(rows, columns=HEAD_COLUMNS[1:])
+    frame.insert(0, "head_index", range(len(frame)))
+    return frame
+
+
+def head_label(seed: int, layer: int, head: int) -> str:
+    """Short label for plots, e.g. ``990 L0H1``."""
+    return f"{seed} L{layer}H{head}"
+
+
+def load_heads(path: str, seeds: Sequence[int], n_layers: int, n_heads: int) -> pd.DataFrame:
+    """heads.tsv, checked against the configuration that the attention files came from."""
+    heads = read_tsv(path, columns=HEAD_COLUMNS)[HEAD_COLUMNS]
+    expected = head_table(seeds, n_layers, n_heads)
+    if heads.shape != expected.shape or not (heads.to_numpy() == expected.to_numpy()).all():
+        raise DataError(
+            f"{path} does not list {len(seeds)} seeds × {n_layers} layers × {n_heads} heads "
+            f"in seed/layer/head order as the config does; {REBUILD_HINT}"
+        )
+    return heads
+
+
+def load_head_patterns(
+    attention_paths: Sequence[str],
+    heads_path: str,
+    seeds: Sequence[int],
+    n_layers: int,
+    n_heads: int,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """(patterns float32[n_prompts, H, n_ctx, n_ctx] in heads.tsv order, heads.tsv)."""
+    if len(attention_paths) != len(seeds):
+        raise DataError(f"got {len(attention_paths)} attention files for {len(seeds)} seeds")
+    heads = load_heads(heads_path, seeds, n_layers, n_heads)
+    patterns = load_patterns(attention_paths, heads_per_model=n_layers * n_heads)
+    return patterns, heads
+
+
+def load_patterns(paths: Sequence[str], heads_per_model: int | None = None) -> np.ndarray:
+    """Concatenate per-seed tensors along the head axis.
+
+    paths:   ``results/attention/seed{seed}.npy`` in ``seeds`` order, each
+             float32[n_prompts, n_layers * n_heads, n_ctx, n_ctx]
+    returns: float32[n_prompts, n_models * n_layers * n_heads, n_ctx, n_ctx]; head axis in
+             heads.tsv order (seed-major, then layer, then head)
+    """
+    arrays = [load_npy(p, ndim=4, mmap=True) for p in paths]
+    first = arrays[0]
+    for path, a in zip(paths, arrays, strict=True):
+        if heads_per_model is not None and a.shape[1] != heads_per_model:
+            raise DataError(
+                f"{path} holds {a.shape[1]} heads, expected {heads_per_model}; {REBUILD_HINT}"
+            )
+        if a.shape[0] != first.shape[0] or a.shape[2:] != first.shape[2:]:
+            raise DataError(
+                f"{path} has shape {a.shape}, unlike {paths[0]} {first.shape}; {REBUILD_HINT}"
+            )
+        check_finite(a, path)
+    return np.concatenate(arrays, axis=1).astype(np.float32, copy=False)
+
+
+def check_finite(patterns: np.ndarray, path: str, chunk_prompts: int = 256) -> None:
+    """A NaN or inf in an attention file (a damaged file, or a model that diverged) would
+    surface as an obscure failure deep inside PCA, UMAP or Leiden: name the file instead.
+
+    patterns: float[n_prompts, ...], read ``chunk_prompts`` prompts at a time (memory maps)
+    """
+    for start in range(0, len(patterns), chunk_prompts):
+        block = np.asarray(patterns[start : start + chunk_prompts])
+        if not np.isfinite(block).all():
+            prompt = start + int(np.argwhere(~np.isfinite(block))[0][0])
+            raise DataError(
+                f"{path} holds NaN or infinite values (first in prompt {prompt}); "
+                f"{REBUILD_HINT}, after checking that its model trained without diverging"
+            )
+
+
+def head_vectors(patterns: np.ndarray) -> np.ndarray:
+    """Each head's patterns over all prompts as one vector.
+
+    patterns: float[n_prompts, n_heads, n_ctx, n_ctx] → float[n_heads, n_prompts * n_ctx * n_ctx]
+    """
+    return np.ascontiguousarray(patterns.transpose(1, 0, 2, 3)).reshape(patterns.shape[1], -1)
+
+
+def n_pairs(n_ctx: int) -> int:
+    """Number of causal token pairs: n_ctx (n_ctx + 1) / 2."""
+    return n_ctx * (n_ctx + 1) // 2
+
+
+def pair_index(n_ctx: int) -> tuple[np.ndarray, np.ndarray]:
+    """(query, key) positions of every feature column: int[n_pairs] each, key ≤ query."""
+    return np.tril_indices(n_ctx)
+
+
+def pattern_rows(patterns: np.ndarray) -> np.ndarray:
+    """One row per (prompt, head), one column per causal token pair.
+
+    patterns: float[n_prompts, n_heads, n_ctx, n_ctx] (heads.tsv order)
+    returns:  float32[n_prompts * n_heads, n_pairs]; row ``p * n_heads + h`` is head h on prompt p
+    """
+    if patterns.ndim != 4 or patterns.shape[2] != patterns.shape[3]:
+        raise DataError(
+            f"attention patterns must be [n_prompts, n_heads, n_ctx, n_ctx], got {patterns.shape}"
+        )
+    n_prompts, n_heads, n_ctx, _ = patterns.shape
+    query, key = pair_index(n_ctx)
+    rows = np.asarray(patterns[:, :, query, key], dtype=np.float32)
+    return rows.reshape(n_prompts * n_heads, len(query))
+
+
+def pairs_to_square(values: np.ndarray, n_ctx: int, fill: float = np.nan) -> np.ndarray:
+    """Place per-pair values back on the n_ctx × n_ctx grid; cells above the diagonal get ``fill``.
+
+    values: float[..., n_pairs] → float[..., n_ctx, n_ctx]
+    """
+    values = np.asarray(values)
+    if values.shape[-1] != n_pairs(n_ctx):
+        raise ValueError(
+            f"expected {n_pairs(n_ctx)} pair values for n_ctx {n_ctx}, got {values.shape[-1]}"
+        )
+    out = np.full((*values.shape[:-1], n_ctx, n_ctx), fill, dtype=np.float64)
+    query, key = pair_index(n_ctx)
+    out[..., query, key] = values
+    return out
+
+
+def pair_label(query: int, key: int) -> str:
+    """Short label of a token pair, e.g. ``q5→k2`` (query position 5 attends to key position 2)."""
+    return f"q{query}→k{key}"

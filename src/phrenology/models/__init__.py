@@ -1,0 +1,1 @@
+"""The models: building, training (with the fused loss) and capturing attention patterns."""

@@ -1,0 +1,1 @@
+"""Pipeline plumbing: config validation, checked I/O, errors, the Snakemake job wrapper, the CLI."""

@@ -1,0 +1,1 @@
+"""Provenance and reproducibility: per-output records, lineage, audit, hashes, report, DVC."""

@@ -1,0 +1,101 @@
+"""The backbone DAG end to end through Snakemake (integration), and its dry runs."""
+
+import os
+import re
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO, run_snakemake, snakemake_cmd
+
+pytestmark = pytest.mark.integration
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """Parse Snakemake's 'Job stats' table."""
+    counts = {}
+    table = stdout.split("Job stats:")[-1]
+    for line in table.splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def test_quick_dag_produces_the_backbone_outputs(quick_dag, quick_config):
+    seeds, m = quick_config["seeds"], quick_config["model"]
+    heads = pd.read_csv(quick_dag / "results" / "heads.tsv", sep="\t")
+    assert heads.columns.tolist() == ["head_index", "seed", "layer", "head"]
+    assert len(heads) == len(seeds) * m["n_layers"] * m["n_heads"]
+    n_prompts, n_ctx = quick_config["capture"]["n_prompts"], m["n_ctx"]
+    for seed in seeds:
+        a = np.load(quick_dag / "results" / "attention" / f"seed{seed}.npy", mmap_mode="r")
+        assert a.shape == (n_prompts, m["n_layers"] * m["n_heads"], n_ctx, n_ctx)
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-4)
+        model_dir = quick_dag / "results" / "models" / f"seed{seed}"
+        assert (model_dir / "model.pt").is_file()
+        epochs = pd.read_csv(model_dir / "epochs.tsv", sep="\t")
+        assert epochs["epoch"].tolist() == list(range(quick_config["train"]["epochs"] + 1))
+        assert epochs["heldout_loss"].iloc[-1] < epochs["heldout_loss"].iloc[0]
+        steps = pd.read_csv(model_dir / "steps.tsv", sep="\t")
+        assert {"epoch", "step", "loss", "tokens_per_s", "seconds"} <= set(steps.columns)
+    prompts = pd.read_parquet(quick_dag / "results" / "corpus" / "prompts.parquet")
+    assert len(prompts) == n_prompts * n_ctx
+    ids = np.load(quick_dag / "results" / "corpus" / "prompts.npy")
+    assert ids.shape == (n_prompts, n_ctx)
+    assert prompts["token_id"].to_numpy().reshape(n_prompts, n_ctx).tolist() == ids.tolist()
+    # different seeds give different models: their patterns differ
+    a0 = np.load(quick_dag / "results" / "attention" / f"seed{seeds[0]}.npy")
+    a1 = np.load(quick_dag / "results" / "attention" / f"seed{seeds[1]}.npy")
+    assert not np.allclose(a0, a1)
+    assert not list((quick_dag / "results" / "checkpoints").glob("*.pt"))  # removed when done
+
+
+def test_second_run_runs_nothing(quick_dag):
+    proc = run_snakemake(quick_dag, "--cores", "2")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_paper_config_dry_run_has_one_training_and_capture_job_per_seed(tmp_path, paper_config):
+    proc = run_snakemake(tmp_path, "-n", configfile=REPO / "config" / "config.yaml")
+    counts = job_counts(proc.stdout)
+    n = len(paper_config["seeds"])
+    assert counts["train_model"] == n == 9
+    assert counts["capture_attention"] == n
+    assert counts["prepare_corpus"] == 1
+
+
+def test_invalid_config_fails_before_any_job_naming_the_key(tmp_path, config_override):
+    bad = config_override({"clustering": {"k": 1000}})
+    proc = run_snakemake(tmp_path, "--cores", "1", configfile=bad, check=False)
+    assert proc.returncode != 0
+    assert "config key 'clustering.k'" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_parsing_the_workflow_imports_no_heavy_library(tmp_path):
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    proc = subprocess.run(
+        snakemake_cmd(tmp_path, "-n"), capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in proc.stderr.splitlines()
+        if "import time" in line
+    }
+    assert (
+        "phrenology.pipeline.config" in imported
+    )  # the profile really covers the workflow's own imports
+    assert not imported & {
+        "torch",
+        "transformer_lens",
+        "sklearn",
+        "matplotlib",
+        "umap",
+        "tiktoken",
+        "nltk",
+    }

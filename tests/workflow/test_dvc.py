@@ -1,0 +1,361 @@
+"""dvc.yaml against the Snakefile, and DVC on a finished quick run: repro, seeds, remotes, restore.
+
+The integration tests work on copies of the ``quick_project`` fixture (a git repository
+holding this checkout and a finished quick run); set PHRENOLOGY_QUICK_RESULTS=/work/quick-full
+to start from an existing run instead of running the quick DAG once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from phrenology.provenance import dvc
+from phrenology.provenance.dvc import DvcSyncError, JobSpec
+
+from conftest import GIT_ID, REPO, run_in, snakemake_cmd
+
+CONFIG = "config/quick.yaml"
+PROV = ".prov.json"
+
+
+# ---------------------------------------------------------------- dvc.yaml = the Snakefile
+
+
+def test_committed_dvc_yaml_is_what_the_snakefile_generates():
+    changes = dvc.diff(CONFIG, REPO)
+    assert not changes, (
+        "dvc.yaml has drifted from the Snakefile; run `phrenology dvc sync --configfile "
+        f"{CONFIG}` and commit it:\n{changes[:4000]}"
+    )
+
+
+def snakemake_outputs(tmp_path) -> dict[str, tuple[str, set[str]]]:
+    """Snakemake's own account (--detailed-summary): output → (rule, inputs)."""
+    import subprocess
+
+    proc = subprocess.run(snakemake_cmd(tmp_path, "--detailed-summary"), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = proc.stdout[proc.stdout.index("output_file\t") :]
+    rows = csv.DictReader(io.StringIO(table), delimiter="\t")
+    return {
+        r["output_file"]: (
+            r["rule"],
+            {f for f in r["input-file(s)"].split(",") if f not in ("", "-")},
+        )
+        for r in rows
+    }
+
+
+def dvc_stages() -> dict[str, dict]:
+    """The stages as DVC itself resolves dvc.yaml (foreach expanded, ${config} filled)."""
+    from dvc.repo import Repo
+
+    stages = {}
+    with Repo(str(REPO)) as repo:
+        for stage in repo.index.stages:
+            stages[stage.name] = {
+                "cmd": stage.cmd,
+                "deps": {str(d.def_path) for d in stage.deps if not d.def_path.endswith(".yaml")},
+                "params": {
+                    str(d.def_path): set(d.params or [])
+                    for d in stage.deps
+                    if d.def_path.endswith(".yaml")
+                },
+                "outs": {str(o.def_path): o.persist for o in stage.outs},
+            }
+    return stages
+
+
+def test_every_job_is_one_stage_and_every_stage_is_a_job(tmp_path):
+    made_by = snakemake_outputs(tmp_path)
+    stages = dvc_stages()
+    covered: dict[str, str] = {}
+    for name, stage in stages.items():
+        rule = re.search(r"--allowed-rules (\S+)", stage["cmd"]).group(1)
+        target = stage["cmd"].rsplit("-- ", 1)[1]
+        outs = {o for o in stage["outs"] if not o.endswith(PROV)}
+        assert target in outs, f"{name}: its command builds {target}, not one of its outputs"
+        assert all(stage["outs"].values()), f"{name}: outputs must be persist: true"
+        for out in outs:
+            assert out in made_by, f"{name}: {out} is made by no Snakemake rule"
+            assert made_by[out][0] == rule, f"{name}: {out} is made by rule {made_by[out][0]}"
+            assert out + PROV in stage["outs"], f"{name}: {out}'s provenance record is untracked"
+            assert out not in covered, f"{out} is an output of {covered[out]} and {name}"
+            covered[out] = name
+        inputs = set().union(*(made_by[o][1] for o in outs))
+        assert inputs <= stage["deps"], f"{name}: inputs not in deps: {inputs - stage['deps']}"
+        assert stage["params"].keys() <= {CONFIG}, f"{name}: params from {stage['params']}"
+    assert set(made_by) == set(covered), f"outputs without a stage: {set(made_by) - set(covered)}"
+
+
+def test_every_figure_and_table_1_has_a_stage():
+    outs = set().union(*(s["outs"] for s in dvc_stages().values()))
+    figures = {o for o in outs if o.startswith("results/figures/") and not o.endswith(PROV)}
+    numbers = sorted(int(m.group(1)) for f in figures if (m := re.search(r"/fig(\d\d)_", f)))
+    assert numbers == list(range(1, 15))
+    assert {"results/figures/table1_aic.tsv", "results/figures/table1_aic.md"} <= figures
+    assert "results/metrics.json" in outs
+
+
+def test_stage_params_are_keys_of_the_config():
+    with open(REPO / CONFIG) as f:
+        config = yaml.safe_load(f)
+    for name, stage in dvc_stages().items():
+        for key in stage["params"].get(CONFIG, ()):
+            node = config
+            for part in key.split("."):
+                assert part in node, f"{name}: param {key} is not a key of {CONFIG}"
+                node = node[part]
+
+
+def test_clustering_stages_depend_on_their_keys_and_training_on_none_of_them():
+    stages = dvc_stages()
+    params = {n: s["params"].get(CONFIG, set()) for n, s in stages.items()}
+    assert params["knn_graph"] == {"clustering.k", "clustering.edge_weights"}
+    assert params["train_model@990"] == {"model", "train"}
+    clustering = {n for n, p in params.items() if any(k.startswith("clustering.") for k in p)}
+    assert clustering == {"knn_graph", "umap_layout", "leiden_sweep", "plot_fig03"}
+
+
+def test_the_paper_config_generates_too():
+    doc = dvc.build("config/config.yaml", REPO)
+    assert doc["stages"]["train_model"]["foreach"] == list(range(990, 999))
+    assert doc["vars"] == [{"config": "config/config.yaml"}]
+
+
+def job(rule: str, **params) -> JobSpec:
+    return JobSpec(rule, (), (), ((None, "results/x"),), params, None, None, (), ("results/x",))
+
+
+def test_a_param_without_a_config_key_is_an_error():
+    config = {"clustering": {"k": 3}}
+    assert dvc.param_keys(job("knn_graph", k=3), config) == ["clustering.k"]
+    with pytest.raises(DvcSyncError, match="param 'extra' is not mapped"):
+        dvc.param_keys(job("knn_graph", k=3, extra=1), config)
+    with pytest.raises(DvcSyncError, match=r"param 'k' = 4 but config 'clustering.k' = 3"):
+        dvc.param_keys(job("knn_graph", k=4), config)
+
+
+def test_a_dict_param_from_a_config_section_becomes_its_keys():
+    config = {"autoencoder": {"epochs": 2, "lr": 0.1, "bottlenecks": [2]}}
+    keys = dvc.param_keys(job("train_autoencoder", settings={"epochs": 2}, bottleneck=2), config)
+    assert keys == ["autoencoder.epochs"]
+
+
+def test_code_deps_follow_imports_but_not_bookkeeping():
+    deps = dvc.code_deps("workflow/scripts/leiden_sweep.py", REPO)
+    assert deps[0] == "workflow/scripts/leiden_sweep.py"
+    science = {"leiden.py", "io.py", "heads.py", "cluster_scores.py"}
+    assert {f"src/phrenology/{m}" for m in science} <= set(deps)
+    assert not {"src/phrenology/pipeline/jobs.py", "src/phrenology/provenance/records.py"} & set(
+        deps
+    )
+    plots = dvc.code_deps("workflow/scripts/plot_fig04.py", REPO)
+    assert {"src/phrenology/plots/__init__.py", "src/phrenology/plots/clustering.py"} <= set(plots)
+
+
+# ---------------------------------------------------------------- DVC on a finished quick run
+
+
+def ran_stages(output: str) -> list[str]:
+    return re.findall(r"Running stage '([^']+)'", output)
+
+
+def sha256_tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def downstream(start: str, stages: dict[str, dict]) -> set[str]:
+    """Stages reachable from ``start`` through outputs used as deps."""
+    producer = {o: n for n, s in stages.items() for o in s["outs"]}
+    children: dict[str, set[str]] = {}
+    for name, s in stages.items():
+        for dep in s["deps"]:
+            if dep in producer:
+                children.setdefault(producer[dep], set()).add(name)
+    seen, todo = set(), [start]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def recorded(quick_project, tmp_path_factory) -> Path:
+    """The state after `make run`: a finished quick run, recorded by `phrenology dvc record`."""
+    project = tmp_path_factory.mktemp("dvc") / "project"
+    shutil.copytree(quick_project, project, symlinks=True)
+    proc = run_in(project, "python", "-m", "phrenology", "dvc", "record", "--configfile", CONFIG)
+    assert "recorded" in proc.stdout, proc.stdout
+    return project
+
+
+@pytest.fixture
+def project(recorded, tmp_path) -> Path:
+    """A private copy of the recorded project (with its DVC cache)."""
+    copy = tmp_path / "project"
+    shutil.copytree(recorded, copy, symlinks=True)
+    return copy
+
+
+@pytest.mark.integration
+def test_after_make_run_dvc_repro_runs_nothing(project):
+    assert json.loads(run_in(project, "dvc", "status", "--json").stdout) == {}
+    out = run_in(project, "dvc", "repro").stdout
+    assert ran_stages(out) == [], out
+    assert "Data and pipelines are up to date" in out
+
+
+@pytest.mark.integration
+def test_editing_k_reruns_clustering_and_what_follows_only(project):
+    config = project / CONFIG
+    text = config.read_text()
+    assert re.search(r"^  k: 3$", text, re.M)
+    config.write_text(re.sub(r"^  k: 3$", "  k: 4", text, flags=re.M))
+    status = json.loads(run_in(project, "dvc", "status", "--json").stdout)
+    assert set(status) == {"knn_graph", "plot_fig03"}  # the stages whose params hold k
+
+    out = run_in(project, "python", "-m", "phrenology", "dvc", "repro").stdout  # = make repro
+    ran = ran_stages(out)
+    print("stages rerun after clustering.k 3 → 4:", ", ".join(ran))
+    with open(project / "dvc.yaml") as f:
+        stages = dvc.expand_stages(yaml.safe_load(f))
+    as_sets = {n: {"deps": set(s.get("deps", [])), "outs": set(dvc.stage_outs(s))}
+               for n, s in stages.items()}  # fmt: skip
+    allowed = {"knn_graph", "plot_fig03", *downstream("knn_graph", as_sets)}
+    assert {"knn_graph", "leiden_sweep", "plot_fig03", "plot_fig04"} <= set(ran)
+    assert set(ran) <= allowed, f"reran beyond clustering: {set(ran) - allowed}"
+    assert not [s for s in ran if s.startswith(("train_", "capture_", "prepare_", "sample_"))]
+
+    # DVC, Snakemake and the provenance audit now agree that everything is current
+    assert json.loads(run_in(project, "dvc", "status", "--json").stdout) == {}
+    dry = run_in(project, "python", "-m", "snakemake", "--configfile", CONFIG, "-n").stdout
+    assert "Nothing to be done" in dry, dry
+    audit = run_in(project, "python", "-m", "phrenology", "audit", "--configfile", CONFIG)
+    assert "current" in audit.stdout and audit.returncode == 0
+
+
+@pytest.mark.integration
+def test_repro_leaves_snakemake_nothing_to_do_when_dvc_skips_an_unchanged_stage(project):
+    """A product rewritten with the same bytes: DVC (content hashes) skips what follows it,
+    Snakemake (modification times) would redo it; `phrenology dvc repro` stamps them alike."""
+    clusters = project / "results/clustering/clusters.tsv"
+    clusters.write_bytes(clusters.read_bytes())  # same content, newer time
+    dry = run_in(project, "python", "-m", "snakemake", "--configfile", CONFIG, "-n").stdout
+    assert "Nothing to be done" not in dry  # the disagreement this command resolves
+    out = run_in(project, "python", "-m", "phrenology", "dvc", "repro").stdout
+    assert ran_stages(out) == [], out
+    dry = run_in(project, "python", "-m", "snakemake", "--configfile", CONFIG, "-n").stdout
+    assert "Nothing to be done" in dry, dry
+
+
+@pytest.mark.integration
+def test_adding_a_seed_trains_only_the_new_seed(project):
+    config = project / CONFIG
+    seeds = yaml.safe_load(config.read_text())["seeds"]
+    new = max(seeds) + 1
+    config.write_text(config.read_text().replace(f"seeds: {seeds}", f"seeds: {[*seeds, new]}"))
+    run_in(project, "python", "-m", "phrenology", "dvc", "sync")  # the DAG has new jobs
+    status = json.loads(run_in(project, "dvc", "status", "--json").stdout)
+    per_seed = {s for s in status if s.startswith(("train_model@", "capture_attention@"))}
+    assert per_seed == {f"train_model@{new}", f"capture_attention@{new}"}
+    assert {"heads_table", "attention_distance"} <= set(status)  # fan-ins see a new model
+
+    models = project / "results" / "models"
+    before = {s: sha256_tree(models / f"seed{s}") for s in seeds}
+    out = run_in(project, "dvc", "repro", f"capture_attention@{new}").stdout
+    assert ran_stages(out) == [f"train_model@{new}", f"capture_attention@{new}"], out
+    assert {s: sha256_tree(models / f"seed{s}") for s in seeds} == before
+    assert (project / "results" / "attention" / f"seed{new}.npy").is_file()
+
+
+@pytest.fixture(scope="module")
+def pushed(recorded, tmp_path_factory) -> tuple[Path, Path]:
+    """The recorded project with dvc.lock committed and its products pushed to a local remote."""
+    base = tmp_path_factory.mktemp("remote")
+    project, remote = base / "project", base / "storage"
+    shutil.copytree(recorded, project, symlinks=True)
+    run_in(project, "dvc", "remote", "modify", "--local", "local", "url", str(remote))
+    run_in(project, "git", "add", "dvc.lock")
+    run_in(project, "git", *GIT_ID, "commit", "-qm", "results of the quick run")
+    run_in(project, "dvc", "push")
+    return project, remote
+
+
+@pytest.mark.integration
+def test_push_delete_pull_gives_identical_results(pushed, tmp_path):
+    origin, _ = pushed
+    project = tmp_path / "project"
+    shutil.copytree(origin, project, symlinks=True)
+    before = sha256_tree(project / "results")
+    shutil.rmtree(project / "results")
+    shutil.rmtree(project / ".dvc" / "cache")  # so that pull must fetch from the remote
+    run_in(project, "dvc", "pull")
+    after = sha256_tree(project / "results")
+    tracked = {k for k in before if not k.startswith("checkpoints")}
+    assert tracked and {k: before[k] for k in tracked} == after
+    assert any(k.endswith("model.pt") for k in after) and any(k.endswith(PROV) for k in after)
+
+
+def clone_of_pushed(pushed: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A fresh git clone of the pushed project whose DVC remote points at the pushed remote."""
+    origin, remote = pushed
+    clone = tmp_path / "clone"
+    run_in(tmp_path, "git", "clone", "-q", str(origin), str(clone))
+    run_in(clone, "dvc", "remote", "modify", "--local", "local", "url", str(remote))
+    return clone
+
+
+@pytest.mark.integration
+def test_fresh_clone_pull_and_restore_reruns_nothing(pushed, tmp_path):
+    origin = pushed[0]
+    clone = clone_of_pushed(pushed, tmp_path)
+    out = run_in(clone, "python", "-m", "phrenology", "dvc", "restore", "--configfile", CONFIG)
+    assert "restored" in out.stdout
+    assert sha256_tree(clone / "results") == {
+        k: v for k, v in sha256_tree(origin / "results").items() if not k.startswith("checkpoints")
+    }
+    dry = run_in(clone, "python", "-m", "snakemake", "--configfile", CONFIG, "-n").stdout
+    assert "Nothing to be done" in dry, dry
+    assert json.loads(run_in(clone, "dvc", "status", "--json").stdout) == {}
+    audit = run_in(clone, "python", "-m", "phrenology", "audit", "--configfile", CONFIG)
+    assert audit.returncode == 0, audit.stdout[-3000:]
+
+
+@pytest.mark.integration
+def test_restore_refuses_products_that_do_not_match_the_config(pushed, tmp_path):
+    clone = clone_of_pushed(pushed, tmp_path)
+    config = clone / CONFIG
+    config.write_text(re.sub(r"^  k: 3$", "  k: 4", config.read_text(), flags=re.M))
+    proc = run_in(clone, "python", "-m", "phrenology", "dvc", "restore", check=False)
+    assert proc.returncode == 2
+    assert "do not match dvc.lock" in proc.stderr and "knn_graph" in proc.stderr
+    assert not (clone / ".snakemake" / "metadata").exists()  # nothing marked up to date
+
+
+@pytest.mark.integration
+def test_record_skips_another_config_and_leaves_code_changes_to_repro(project):
+    proc = run_in(project, "python", "-m", "phrenology", "dvc", "record",
+                  "--configfile", "config/config.yaml")  # fmt: skip
+    assert "describes config/quick.yaml, not config/config.yaml: nothing recorded" in proc.stdout
+    knn = project / "src" / "phrenology" / "knn.py"
+    knn.write_text(knn.read_text() + "\n# a change Snakemake does not see\n")
+    proc = run_in(project, "python", "-m", "phrenology", "dvc", "record")
+    assert "run `dvc repro` for: knn_graph" in proc.stdout
+    assert "knn_graph" in json.loads(run_in(project, "dvc", "status", "--json").stdout)
