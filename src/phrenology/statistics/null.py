@@ -82,3 +82,21 @@ def describe(null: np.ndarray) -> dict[str, float]:
         "null_median": float(q50),
         "null_q95": float(q95),
     }
+
+
+def cluster_f_p(
+    clusters: np.ndarray, models: np.ndarray, n_permutations: int, seed: int
+) -> dict[int, float]:
+    """Per cluster of one clustering: the permutation p-value of its own F (precision/recall
+    harmonic mean) under the same label shuffles as :func:`best_f_null`."""
+    clusters, models = np.asarray(clusters), np.asarray(models)
+    codes, n_models = _codes(models)
+    perms = np.stack([codes, *label_permutations(codes, n_permutations, seed)])  # row 0: observed
+    out = {}
+    for c in np.unique(clusters):
+        members = perms[:, clusters == c]  # [1 + P, size]
+        tp = np.array([len(np.unique(row)) for row in members])
+        precision, recall = tp / members.shape[1], tp / n_models
+        f = 2 * precision * recall / (precision + recall)
+        out[int(c)] = permutation_p(f[0], f[1:])
+    return out
