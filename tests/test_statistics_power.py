@@ -26,7 +26,7 @@ def test_planted_heads_recovered(noise):
 
 
 def test_planted_clusters_named_after_their_archetype():
-    patterns, models, kind = S.head_set(6, 6, 6, 8, noise=0.2, seed=5)
+    patterns, _, kind = S.head_set(6, 6, 6, 8, noise=0.2, seed=5)
     names = name_clusters(template_scores(patterns), np.where(kind >= 0, kind, 9), threshold=0.6)
     assert [names[k][0] for k in range(4)] == list(ARCHETYPES)
     # random heads match no template; their overlap with uniform (≈ 0.5) is below the threshold
@@ -41,8 +41,8 @@ def test_untrained_models_through_the_real_code_path():
     from phrenology.autoencoder import AESettings, encode, train_autoencoder
     from phrenology.capture import capture_patterns
     from phrenology.embedding import euclidean_distances, head_embedding
-    from phrenology.leiden import build_graph, draw_gammas, gamma_sweep
     from phrenology.knn import edge_weights, knn_edges
+    from phrenology.leiden import build_graph, draw_gammas, gamma_sweep
     from phrenology.model import build_model, model_kwargs
     from phrenology.pairs import pattern_rows
     from phrenology.statistics.null import best_f_null

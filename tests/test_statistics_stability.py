@@ -61,7 +61,7 @@ def test_bootstrap_replicates_are_chunk_independent():
 
 
 def test_bootstrap_keeps_planted_clusters_stable():
-    patterns, models, kind = S.head_set(5, 4, 12, 6, noise=0.1, seed=2)
+    patterns, _, kind = S.head_set(5, 4, 12, 6, noise=0.1, seed=2)
     # codes: each head's pattern on each prompt, flattened (the autoencoder's role)
     codes = patterns.reshape(patterns.shape[0], patterns.shape[1], -1)
     reference = bootstrap_prompts(codes, "concat", 3, "unweighted", 0.5, 0, 9, range(1))[0]

@@ -8,7 +8,10 @@ with snakemake_job(snakemake) as job:
     from phrenology.plots import save_figure
     from phrenology.plots.verdict import plot_matching
 
-    partners = io.read_tsv(snakemake.input.partners, columns=["space", "head_index", "model", "partner", "distance", "counterpart"])
+    partners = io.read_tsv(
+        snakemake.input.partners,
+        columns=["space", "head_index", "model", "partner", "distance", "counterpart"],
+    )
     families = io.read_tsv(snakemake.input.families, columns=["space", "family", "p", "members"])
     clusters = io.read_tsv(snakemake.input.clusters, columns=[*HEAD_COLUMNS, "cluster"])
     fig = plot_matching(partners, clusters, families, io.read_json(snakemake.input.summary))

@@ -31,7 +31,7 @@ with snakemake_job(snakemake) as job:
         "ari": a["ari"],
         "ari_p": a["p"],
         "ari_null_q95": float(pd.Series(a["null"]).quantile(0.95)),
-        "n_clusters": int(len(set(labels))),
+        "n_clusters": len(set(labels)),
         "n_permutations": p.n_permutations,
     }
     io.write_json(snakemake.output.summary, summary)

@@ -24,7 +24,12 @@ with snakemake_job(snakemake) as job:
         for kind, path in (("trained", trained_path), ("untrained", untrained_path)):
             dist = io.load_npy(path, shape=(n, n))
             r = matching_test(
-                dist, models, p.n_permutations, p.seed, p.matching["min_fraction"], p.matching["quantile"]
+                dist,
+                models,
+                p.n_permutations,
+                p.seed,
+                p.matching["min_fraction"],
+                p.matching["quantile"],
             )
             fams = r["families"]
             summary.setdefault(space, {})[kind] = {
@@ -37,7 +42,9 @@ with snakemake_job(snakemake) as job:
                 "counterpart_threshold": r["threshold"],
                 "mean_counterparts": float(np.mean(r["counterparts"])),
             }
-            print(f"{space} {kind}: relative cost {r['relative_cost']:.3f} (p {r['p']:.3g}), {len(fams)} families")
+            print(
+                f"{space} {kind}: relative cost {r['relative_cost']:.3f} (p {r['p']:.3g}), {len(fams)} families"
+            )
             if kind != "trained":
                 continue
             for i in range(n):
@@ -57,5 +64,8 @@ with snakemake_job(snakemake) as job:
     io.write_tsv(snakemake.output.partners, pd.DataFrame(partner_rows))
     io.write_tsv(
         snakemake.output.families,
-        pd.DataFrame(family_rows, columns=["space", "family", "n_models", "consistency", "strength", "p", "members"]),
+        pd.DataFrame(
+            family_rows,
+            columns=["space", "family", "n_models", "consistency", "strength", "p", "members"],
+        ),
     )

@@ -11,7 +11,9 @@ with snakemake_job(snakemake) as job:
     clusters = io.read_tsv(inp.clusters, columns=["head_index", "seed", "layer", "head", "cluster"])
     archetypes = io.read_tsv(inp.archetypes, columns=["cluster", "archetype", "archetype_score"])
     stability = io.read_tsv(inp.cluster_stability, columns=["cluster", "jaccard_bootstrap"])
-    families = io.read_tsv(inp.families, columns=["space", "family", "n_models", "consistency", "p", "members"])
+    families = io.read_tsv(
+        inp.families, columns=["space", "family", "n_models", "consistency", "p", "members"]
+    )
     summary = build_summary(
         alpha=p.alpha,
         min_fraction=p.matching["min_fraction"],
@@ -23,7 +25,9 @@ with snakemake_job(snakemake) as job:
         archetypes=archetypes,
         clusters=clusters,
     )
-    f_p = cluster_f_p(clusters["cluster"].to_numpy(), clusters["seed"].to_numpy(), p.n_permutations, p.seed)
+    f_p = cluster_f_p(
+        clusters["cluster"].to_numpy(), clusters["seed"].to_numpy(), p.n_permutations, p.seed
+    )
     table = cluster_table(
         clusters, archetypes, stability, families[families["space"] == "embedding"], f_p
     )

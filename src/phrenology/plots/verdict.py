@@ -24,7 +24,10 @@ def plot_null(null: pd.DataFrame, summary: dict[str, Any]) -> Figure:
     """
     fig = new_figure(9.0, 3.6)
     axes = fig.subplots(1, 2, sharex=True)
-    titles = {"trained": "trained models", "untrained": "untrained models (same seeds, no training)"}
+    titles = {
+        "trained": "trained models",
+        "untrained": "untrained models (same seeds, no training)",
+    }
     lo = min(null[["trained", "untrained"]].min().min(), *(summary[k]["observed"] for k in titles))
     hi = max(null[["trained", "untrained"]].max().max(), *(summary[k]["observed"] for k in titles))
     bins = np.linspace(lo - 0.01, hi + 0.01, 31)
@@ -32,7 +35,13 @@ def plot_null(null: pd.DataFrame, summary: dict[str, Any]) -> Figure:
         s = summary[kind]
         ax.hist(null[kind], bins=bins, color="0.7", edgecolor="0.4", label="shuffled model labels")
         ax.axvline(s["observed"], color="tab:red", lw=2, label=f"observed {s['observed']:.3f}")
-        ax.axvline(s["null_q95"], color="0.2", ls="--", lw=1, label=f"95 % of null below {s['null_q95']:.3f}")
+        ax.axvline(
+            s["null_q95"],
+            color="0.2",
+            ls="--",
+            lw=1,
+            label=f"95 % of null below {s['null_q95']:.3f}",
+        )
         ax.set_title(f"{title}\np = {s['p']:.3g} ({len(null)} shuffles)", fontsize=9)
         ax.set_xlabel("best F over every γ of the sweep")
         ax.legend(fontsize=7, loc="upper left", frameon=False)
@@ -117,12 +126,16 @@ def plot_matching(
         order.extend(members)
         bounds.append(len(order))
         fam_names.append(f"F{r.family} (p={r.p:.2g})")
-    rest = [i for i in np.lexsort((np.arange(n), heads["cluster"].to_numpy())) if i not in set(order)]
+    rest = [
+        i for i in np.lexsort((np.arange(n), heads["cluster"].to_numpy())) if i not in set(order)
+    ]
     order.extend(int(i) for i in rest)
     height = 2.5 + 0.12 * n
     fig = new_figure(2.8 + 0.55 * len(seeds), height)
     ax = fig.add_subplot(1, 1, 1)
-    im = ax.imshow(rel[order], cmap="magma_r", aspect="auto", vmin=0, vmax=np.nanquantile(rel, 0.95))
+    im = ax.imshow(
+        rel[order], cmap="magma_r", aspect="auto", vmin=0, vmax=np.nanquantile(rel, 0.95)
+    )
     ys, xs = np.nonzero(mark[order])
     ax.scatter(xs, ys, s=10, c="tab:cyan", marker="o", label="counterpart (below the null's 5 %)")
     for i, h in enumerate(order):  # own model: no partner

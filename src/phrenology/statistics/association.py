@@ -22,9 +22,7 @@ from phrenology.distance import distances_from_gram  # noqa: F401  (knockout dis
 from phrenology.statistics import permutation_p
 
 
-def mantel(
-    a: np.ndarray, b: np.ndarray, n_permutations: int, seed: int
-) -> dict[str, Any]:
+def mantel(a: np.ndarray, b: np.ndarray, n_permutations: int, seed: int) -> dict[str, Any]:
     """Mantel correlation r of two distance matrices and its one-sided (r > 0) p-value.
 
     a, b: float[n, n] symmetric; permutation r uses ``default_rng([seed, r])``
@@ -42,7 +40,9 @@ def mantel(
         return (v @ x) / np.where(norm > 0, norm, 1.0)
 
     r = float(corr(y[None])[0])
-    perms = np.stack([np.random.default_rng([seed, p]).permutation(n) for p in range(n_permutations)])
+    perms = np.stack(
+        [np.random.default_rng([seed, p]).permutation(n) for p in range(n_permutations)]
+    )
     null = np.empty(n_permutations)
     for start in range(0, n_permutations, 200):
         block = perms[start : start + 200]

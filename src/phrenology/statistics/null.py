@@ -33,7 +33,7 @@ def f_scores(memberships: np.ndarray, models: np.ndarray) -> np.ndarray:
     memberships = np.atleast_2d(np.asarray(memberships))
     models = np.atleast_2d(np.asarray(models))
     codes = np.stack([_codes(m)[0] for m in models])  # [P, n]
-    n_labellings, n = codes.shape
+    n_labellings = len(codes)
     n_models = int(codes.max()) + 1
     rows = np.arange(n_labellings)[:, None]
     # many γ give the same partition: score each distinct one once
@@ -68,7 +68,12 @@ def best_f_null(
         stop = min(start + chunk, n_permutations)
         perms = label_permutations(models, stop, seed, start)
         null[start:stop] = f_scores(memberships, perms).max(axis=1)
-    return {"observed": observed, "null": null, "p": permutation_p(observed, null), **describe(null)}
+    return {
+        "observed": observed,
+        "null": null,
+        "p": permutation_p(observed, null),
+        **describe(null),
+    }
 
 
 def describe(null: np.ndarray) -> dict[str, float]:

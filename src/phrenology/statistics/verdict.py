@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from phrenology.heads import head_label
-from phrenology.statistics.stability import UNSTABLE, STABLE, stability_label
+from phrenology.statistics.stability import STABLE, UNSTABLE, stability_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,8 +109,10 @@ def build_summary(
             "families": fams,
         }
     arch: dict[str, Any] = {
-        "clusters": {int(r.cluster): {"archetype": r.archetype, "score": float(r.archetype_score)}
-                     for r in archetypes.itertuples(index=False)},  # fmt: skip
+        "clusters": {
+            int(r.cluster): {"archetype": r.archetype, "score": float(r.archetype_score)}
+            for r in archetypes.itertuples(index=False)
+        },
     }
     for art in ARTIFICIAL_HEADS:
         col = f"pct_{art}"
@@ -123,7 +125,9 @@ def build_summary(
         "clustering_null": trained,
         "untrained": untrained,
         "matching": match,
-        "stability": {k: v for k, v in stability.items() if k not in ("ari_bootstrap", "ari_seeds")},
+        "stability": {
+            k: v for k, v in stability.items() if k not in ("ari_bootstrap", "ari_seeds")
+        },
         "association": association,
         "archetypes": arch,
         "head_families": [f for f in match["embedding"]["families"] if f["p"] <= alpha],
