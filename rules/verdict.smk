@@ -19,72 +19,39 @@ def untrained_attention_files():
 # ---------------------------------------------------------------- the untrained baseline
 
 
-rule untrained_model:
-    """A model of the same architecture and seed at initialisation: no training step."""
+rule untrained_baseline:
+    """Each seed's model at initialisation (exactly the init train_model starts from, no
+    training step), its patterns on the same prompts, and one autoencoder at the selected
+    bottleneck with the same settings → the untrained head embedding. One job: seconds of
+    work each, and one torch/TransformerLens start-up instead of seven."""
     input:
         manifest=corpus_files()["manifest"],
-    output:
-        f"{UNTRAINED}/models/seed{{seed}}/model.pt",
-    params:
-        model=MODEL,
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=10,
-    log:
-        "logs/untrained/model_seed{seed}.log",
-    conda:
-        "../envs/torch.yaml"
-    script:
-        "../workflow/scripts/verdict_untrained_model.py"
-
-
-rule untrained_capture:
-    """The untrained model's attention patterns on the same prompts (capture_attention's script)."""
-    input:
-        model=f"{UNTRAINED}/models/seed{{seed}}/model.pt",
         prompts="results/corpus/prompts.npy",
-    output:
-        f"{UNTRAINED}/attention/seed{{seed}}.npy",
-    params:
-        batch_size=config["capture"]["batch_size"],
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 30 * attempt,
-    log:
-        "logs/untrained/capture_seed{seed}.log",
-    conda:
-        "../envs/torch.yaml"
-    script:
-        "../workflow/scripts/capture_attention.py"
-
-
-rule untrained_autoencoder:
-    """An autoencoder at the selected bottleneck, same settings, on the untrained patterns;
-    its codes → the untrained head embedding."""
-    input:
         aic="results/autoencoder/aic.tsv",
-        patterns=untrained_attention_files(),
         heads="results/heads.tsv",
     output:
+        models=expand(f"{UNTRAINED}/models/seed{{seed}}/model.pt", seed=SEEDS),
+        attention=untrained_attention_files(),
         metrics=f"{UNTRAINED}/autoencoder/metrics.json",
         codes=f"{UNTRAINED}/autoencoder/codes.npy",
         embedding=f"{UNTRAINED}/embedding/head_embedding.npy",
     params:
+        seeds=SEEDS,
+        model=MODEL,
+        batch_size=config["capture"]["batch_size"],
         settings=AE_SETTINGS,
         mode=AE["head_embedding"],
-        heads_per_model=MODEL["n_layers"] * MODEL["n_heads"],
     threads: 1
     resources:
+        gpu=1,
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 60 * attempt,
     log:
-        "logs/untrained/autoencoder.log",
+        "logs/untrained/baseline.log",
     conda:
         "../envs/torch.yaml"
     script:
-        "../workflow/scripts/verdict_untrained_autoencoder.py"
+        "../workflow/scripts/verdict_untrained.py"
 
 
 rule untrained_knn_graph:

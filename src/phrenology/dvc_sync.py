@@ -133,9 +133,12 @@ PARAM_KEYS: dict[str, dict[str, str | tuple[str, ...] | None]] = {
     "plot_knockout_single": {"n_labels": "knockout.n_labels"},
     "plot_knockout_cluster": {"n_labels": "knockout.n_labels"},
     # the verdict (rules/verdict.smk)
-    "untrained_model": {"model": "model"},
-    "untrained_capture": {"batch_size": "capture.batch_size"},
-    "untrained_autoencoder": {"settings": "autoencoder", "mode": "autoencoder.head_embedding"},
+    "untrained_baseline": {
+        "model": "model",
+        "batch_size": "capture.batch_size",
+        "settings": "autoencoder",
+        "mode": "autoencoder.head_embedding",
+    },
     "untrained_knn_graph": {"k": "clustering.k", "edge_weights": "clustering.edge_weights"},
     "untrained_leiden_sweep": {
         "n_gamma": "clustering.n_gamma",

@@ -83,7 +83,7 @@ def plot_consensus(
         a, b = idx[0] - 0.5, idx[-1] + 0.5
         ax.add_patch(Rectangle((a, a), b - a, b - a, fill=False, ec="white", lw=1.2))
         j = info.loc[c, "jaccard_bootstrap"] if c in info.index else np.nan
-        ax.text(b + 0.3, (a + b) / 2, f"C{c}: J={j:.2f}", color="tab:red", fontsize=7,
+        ax.text(n - 0.2, (a + b) / 2, f"C{c}: J={j:.2f}", color="tab:red", fontsize=7,
                 va="center", ha="left", clip_on=False)  # fmt: skip
     fig.colorbar(im, ax=ax, shrink=0.7, label="share of bootstrap replicates in the same cluster")
     ax.set_title(
@@ -131,7 +131,7 @@ def plot_matching(
     ]
     order.extend(int(i) for i in rest)
     height = 2.5 + 0.12 * n
-    fig = new_figure(2.8 + 0.55 * len(seeds), height)
+    fig = new_figure(max(7.0, 3.5 + 0.55 * len(seeds)), height)
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(
         rel[order], cmap="magma_r", aspect="auto", vmin=0, vmax=np.nanquantile(rel, 0.95)
@@ -155,11 +155,11 @@ def plot_matching(
     ax.set_xlabel("model (seed) the partner is in")
     s = summary.get(space, {}).get("trained", {})
     ax.set_title(
-        f"One-to-one matching of heads across models ({space.replace('_', ' ')} distances)\n"
-        f"matched cost {s.get('relative_cost', float('nan')):.2f} of a random pairing, "
-        f"p = {s.get('p', float('nan')):.3g}; rows grouped by head family",
+        f"One-to-one matching of heads across models\n({space.replace('_', ' ')} distances; "
+        f"rows grouped by head family)\nmatched cost {s.get('relative_cost', float('nan')):.2f} "
+        f"of a random pairing's, p = {s.get('p', float('nan')):.3g}",
         fontsize=9,
     )
     fig.colorbar(im, ax=ax, shrink=0.6, label="partner distance / median partner distance")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06), frameon=False)
+    fig.legend(fontsize=7, loc="outside lower center", frameon=False)
     return fig

@@ -157,18 +157,24 @@ def verdict_text(summary: dict[str, Any]) -> str:
         + (
             "the clusters hold one head per model more often than chance."
             if sig
-            else "no better than chance at the α = " + f"{alpha:g} level."
+            else f"not better than chance at α = {alpha:g}"
+            + (
+                " (lower than most shuffles: heads of the same model tend to cluster together)."
+                if f["observed"] < f["null_median"]
+                else "."
+            )
         )
     )
     if u:
         parts.append(
             f"Untrained models of the same architecture and seeds reach F = "
             f"{u['observed']:.3f} through the same path ({_fmt_p(u['p'])} against their own "
-            "shuffles), so "
+            "shuffles): "
             + (
-                "much of that score comes from architecture and positions, not training."
-                if u["observed"] >= f["observed"] - 0.02
-                else "training adds to what architecture and positions give."
+                "untrained models score at least as high, so this score shows no effect of "
+                "training beyond what architecture and token positions give."
+                if u["observed"] >= f["observed"]
+                else f"training raises the best F by {f['observed'] - u['observed']:.3f}."
             )
         )
     parts.append(
