@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 
+@pytest.mark.integration
 def test_quick_dag_writes_the_verdict(quick_dag):
     verdict = quick_dag / "results" / "verdict"
     summary = json.loads((verdict / "summary.json").read_text())
