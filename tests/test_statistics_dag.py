@@ -20,7 +20,8 @@ def test_quick_dag_writes_the_verdict(quick_dag):
         assert 0 < s["p"] <= 1 and 0 < s["observed"] <= 1 and s["n_permutations"] >= 1
     # the observed best F is the sweep's best F
     sweep = pd.read_csv(quick_dag / "results" / "clustering" / "gamma_sweep.tsv", sep="\t")
-    assert abs(summary["clustering_null"]["observed"] - sweep["f_score"].max()) < 1e-6  # TSV: 8 digits
+    # the TSV keeps 8 significant digits
+    assert abs(summary["clustering_null"]["observed"] - sweep["f_score"].max()) < 1e-6
     for space in ("embedding", "raw_patterns"):
         m = summary["matching"][space]
         assert 0 < m["p"] <= 1 and m["relative_cost"] > 0 and m["untrained_relative_cost"] > 0
