@@ -118,7 +118,12 @@ def build_summary(
         col = f"pct_{art}"
         if col in archetypes:
             row = archetypes.loc[archetypes[col].idxmin()]
-            arch[art] = {"cluster": int(row["cluster"]), "percentile": float(row[col])}
+            arch[art] = {
+                "cluster": int(row["cluster"]),
+                "percentile": float(row[col]),
+                # nearer its centroid than every member: at the centre
+                "n_clusters_at_centre": int((archetypes[col] == 0).sum()),
+            }
     trained, untrained = null["trained"], null["untrained"]
     return {
         "alpha": alpha,
@@ -203,7 +208,14 @@ def verdict_text(summary: dict[str, Any]) -> str:
     parts.append(
         f"The uniform artificial head is nearest to the centre of cluster {uni['cluster']} "
         f"({uni['percentile']:.0f}th percentile of that cluster's members' distances to its "
-        "centroid; 0 = closer than every member)."
+        "centroid; 0 = closer than every member)"
+        + (
+            f", and closer than every member to the centre of {uni['n_clusters_at_centre']} of "
+            f"the {st['n_clusters']} clusters: a diffuse cluster has the uniform head near its "
+            "centre, so this alone does not name it a uniform-attention cluster."
+            if uni.get("n_clusters_at_centre", 0) > 1
+            else "."
+        )
     )
     parts.append(
         "These are statements about this run only: the p-values are conditional on the trained "
