@@ -10,6 +10,7 @@ include: "rules/compare.smk"
 include: "rules/autoencoder.smk"
 include: "rules/clustering.smk"
 include: "rules/knockout.smk"
+include: "rules/verdict.smk"
 include: "rules/summary.smk"  # last: it lists the report() outputs of the rules above
 
 

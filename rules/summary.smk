@@ -36,11 +36,12 @@ def checked_report_products(wildcards):
 
 
 rule metrics_summary:
-    """results/metrics.json: Table 1 (AIC per bottleneck, the one selected) and the chosen
-    clustering's γ and scores, for `dvc metrics`."""
+    """results/metrics.json: Table 1 (AIC per bottleneck, the one selected), the chosen
+    clustering's γ and scores, and the verdict's headline numbers, for `dvc metrics`."""
     input:
         aic="results/autoencoder/aic.tsv",
         sweep="results/clustering/gamma_sweep.tsv",
+        verdict="results/verdict/summary.json",
     output:
         "results/metrics.json",
     log:

@@ -124,7 +124,10 @@ def test_clustering_stages_depend_on_their_keys_and_training_on_none_of_them():
     assert params["knn_graph"] == {"clustering.k", "clustering.edge_weights"}
     assert params["train_model@990"] == {"model", "train"}
     clustering = {n for n, p in params.items() if any(k.startswith("clustering.") for k in p)}
-    assert clustering == {"knn_graph", "umap_layout", "leiden_sweep", "plot_fig03"}
+    # the verdict re-clusters with the same keys: the untrained baseline, bootstraps, seeds
+    verdict = {"untrained_knn_graph", "untrained_leiden_sweep", "verdict_stability"}
+    verdict |= {n for n in params if n.startswith("verdict_bootstrap@")}
+    assert clustering == {"knn_graph", "umap_layout", "leiden_sweep", "plot_fig03", *verdict}
 
 
 def test_the_paper_config_generates_too():

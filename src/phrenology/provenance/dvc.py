@@ -132,6 +132,55 @@ PARAM_KEYS: dict[str, dict[str, str | tuple[str, ...] | None]] = {
     },
     "plot_knockout_single": {"n_labels": "knockout.n_labels"},
     "plot_knockout_cluster": {"n_labels": "knockout.n_labels"},
+    # the verdict (rules/verdict.smk)
+    "untrained_baseline": {
+        "model": "model",
+        "batch_size": "capture.batch_size",
+        "settings": "autoencoder",
+        "mode": "autoencoder.head_embedding",
+    },
+    "untrained_knn_graph": {"k": "clustering.k", "edge_weights": "clustering.edge_weights"},
+    "untrained_leiden_sweep": {
+        "n_gamma": "clustering.n_gamma",
+        "gamma_range": "clustering.gamma_range",
+        "n_iterations": "clustering.n_iterations",
+        "seed": "clustering.seed",
+    },
+    "verdict_null": {"n_permutations": "statistics.n_permutations", "seed": "statistics.seed"},
+    "verdict_matching": {
+        "n_permutations": "statistics.n_permutations",
+        "seed": "statistics.seed",
+        "matching": "statistics.matching",
+    },
+    "verdict_bootstrap": {
+        "bottlenecks": "autoencoder.bottlenecks",
+        "mode": "autoencoder.head_embedding",
+        "k": "clustering.k",
+        "edge_weights": "clustering.edge_weights",
+        "n_iterations": "clustering.n_iterations",
+        "leiden_seed": "clustering.seed",
+        "seed": "statistics.seed",
+        "n_bootstrap": "statistics.stability.n_bootstrap",
+        "n_chunks": ("statistics.stability.n_chunks", "statistics.stability.n_bootstrap"),
+    },
+    "verdict_stability": {
+        "k": "clustering.k",
+        "edge_weights": "clustering.edge_weights",
+        "n_iterations": "clustering.n_iterations",
+        "leiden_seed": "clustering.seed",
+        "n_leiden_seeds": "statistics.stability.n_leiden_seeds",
+    },
+    "verdict_association": {
+        "n_permutations": "statistics.n_permutations",
+        "seed": "statistics.seed",
+    },
+    "verdict_archetypes": {"threshold": "statistics.archetypes.threshold"},
+    "verdict_summary": {
+        "alpha": "statistics.alpha",
+        "matching": "statistics.matching",
+        "n_permutations": "statistics.n_permutations",
+        "seed": "statistics.seed",
+    },
 }
 
 # Package modules that decide how a job logs, fails and records itself, not what it computes:
@@ -143,7 +192,6 @@ BOOKKEEPING_MODULES = frozenset(
         "phrenology.pipeline",
         "phrenology.pipeline.jobs",
         "phrenology.pipeline.errors",
-        "phrenology.provenance",
         "phrenology.provenance.records",
     }
 )

@@ -52,3 +52,28 @@ def run_metrics(aic: pd.DataFrame, sweep: pd.DataFrame) -> dict[str, Any]:
             **{k: float(best[k]) for k in CLUSTER_SCORES},
         },
     }
+
+
+def verdict_metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    """The verdict's headline numbers (results/verdict/summary.json) for ``dvc metrics``."""
+    null, untrained = summary["clustering_null"], summary["untrained"]
+    match, st, assoc = summary["matching"], summary["stability"], summary["association"]
+    return {
+        "best_f": null["observed"],
+        "best_f_null_mean": null["null_mean"],
+        "best_f_p": null["p"],
+        "untrained_best_f": untrained["observed"],
+        "untrained_best_f_p": untrained["p"],
+        "matching_relative_cost": match["embedding"]["relative_cost"],
+        "matching_p": match["embedding"]["p"],
+        "matching_raw_relative_cost": match["raw_patterns"]["relative_cost"],
+        "matching_raw_p": match["raw_patterns"]["p"],
+        "n_families_significant": match["embedding"]["n_families_significant"],
+        "n_stable_clusters": st["n_stable"],
+        "n_clusters": st["n_clusters"],
+        "bootstrap_ari_mean": st["ari_bootstrap_mean"],
+        "mantel_r": assoc["mantel_r"],
+        "mantel_p": assoc["mantel_p"],
+        "knockout_ari": assoc["ari"],
+        "knockout_ari_p": assoc["ari_p"],
+    }
