@@ -49,7 +49,7 @@ from phrenology.train import (
     run_fingerprint,
 )
 
-COMPILE_MODES = ("off", "torch_compile", "cuda_graphs")
+COMPILE_MODES = ("eager", "torch_compile", "cuda_graphs")
 
 
 @dataclass
@@ -61,14 +61,6 @@ class Member:
     train_windows: np.ndarray  # int64[n_train, n_ctx + 1]
     heldout_windows: np.ndarray  # int64[n_heldout, n_ctx + 1]
     checkpoint_path: str | os.PathLike | None = None
-
-
-def seed_groups(seeds: Sequence[int], models_per_job: int) -> list[list[int]]:
-    """Seeds in config order, cut into ceil(N / G) groups of G (the last may be smaller)."""
-    g = int(models_per_job)
-    if g < 1:
-        raise ValueError(f"models_per_job must be ≥ 1, not {g}")
-    return [list(seeds[i : i + g]) for i in range(0, len(seeds), g)]
 
 
 def make_group_optimizer(
@@ -133,7 +125,7 @@ def train_group(
     device: torch.device | str = "cpu",
     progress: bool = True,
     stop_after_steps: int | None = None,
-    compile: str = "off",
+    compile: str = "eager",
 ) -> list[TrainLog]:
     """Train ``models`` (freshly built HookedTransformers, one per member) together, in place.
 
@@ -292,7 +284,7 @@ def make_step(
     optimizer: torch.optim.Optimizer,
     settings: TrainSettings,
     device: torch.device,
-    compile: str = "off",
+    compile: str = "eager",
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """A function windows int64[G, batch, n_ctx + 1] → per-model losses float32[G] (detached)
     that also takes the optimizer step.
