@@ -100,7 +100,7 @@ def matmul_fn(cfg, d_vocab, g, tokens, device, dtype):
     return run
 
 
-def bench_training(arch, groups, modes, device, precision, steps, warmup, sync):
+def bench_training(arch, groups, modes, device, precision, steps, warmup, sync, interleave):
     cfg = load_cfg(arch)
     d_vocab = D_VOCAB[arch]
     settings = TrainSettings.from_config({**cfg["train"], "precision": precision})
@@ -114,9 +114,8 @@ def bench_training(arch, groups, modes, device, precision, steps, warmup, sync):
     def windows(g: int) -> torch.Tensor:
         return torch.from_numpy(rng.integers(0, d_vocab, size=(g, batch, n_ctx + 1))).to(device)
 
-    t_single = timeit(
-        per_seed_step(cfg, d_vocab, settings, device, windows(1)), steps, warmup, sync
-    )
+    single_step = per_seed_step(cfg, d_vocab, settings, device, windows(1))
+    t_single = timeit(single_step, steps, warmup, sync)
     single = {"step_seconds": t_single, "tokens_per_s": tokens / t_single,
               "flop_per_s": flop_per_token * tokens / t_single}  # fmt: skip
     print(f"[{arch}] per-seed step {t_single * 1e3:.1f} ms, {tokens / t_single:,.0f} tokens/s")
@@ -130,10 +129,15 @@ def bench_training(arch, groups, modes, device, precision, steps, warmup, sync):
             fn = batched_step(cfg, d_vocab, settings, device, windows(g), mode)
             # cuda_graphs: 3 eager warm-up steps, then the capture on the 4th call
             t = timeit(fn, steps, warmup + (4 if mode == "cuda_graphs" else 0), sync)
+            del fn
+            # the per-seed step timed again next to this row: on a shared machine the load
+            # drifts, and the ratio should compare like with like
+            t_near = timeit(single_step, steps, 1, sync) if interleave else t_single
             row = {
                 "arch": arch, "G": g, "mode": mode, "step_seconds": t,
                 "tokens_per_s": g * tokens / t, "flop_per_s": g * flop_per_token * tokens / t,
-                "speedup_vs_per_seed": (g * tokens / t) / single["tokens_per_s"],
+                "per_seed_step_seconds_adjacent": t_near,
+                "speedup_vs_per_seed": t_near * g / t,
                 "matmul_seconds": t_mm, "matmul_flop_per_s": g * mm_flop_per_token * tokens / t_mm,
                 "efficiency_vs_matmul": t_mm / t,
                 "setup_and_timing_seconds": time.perf_counter() - t0,
@@ -184,7 +188,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5, help="timed steps (quick architecture)")
     ap.add_argument("--paper-steps", type=int, default=2, help="timed steps (paper architecture)")
     ap.add_argument("--no-knockout", action="store_true")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else None
     load0 = os.getloadavg()
@@ -198,7 +205,17 @@ def main() -> None:
         steps = args.steps if arch == "quick" or cuda else args.paper_steps
         warmup = 2 if arch == "quick" or cuda else 1
         result["training"].append(
-            bench_training(arch, args.groups, modes, device, args.precision, steps, warmup, sync)
+            bench_training(
+                arch,
+                args.groups,
+                modes,
+                device,
+                args.precision,
+                steps,
+                warmup,
+                sync,
+                interleave=arch == "quick" or cuda,
+            )
         )
     if not args.no_knockout:
         result["knockout"].append(bench_knockout("quick", 3, 16, device, 3, sync))
