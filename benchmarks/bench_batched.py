@@ -189,6 +189,7 @@ def main() -> None:
     ap.add_argument("--paper-steps", type=int, default=2, help="timed steps (paper architecture)")
     ap.add_argument("--no-knockout", action="store_true")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--out-name", default=None, help="JSON name (default batched_<device>)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -224,7 +225,7 @@ def main() -> None:
         else:  # short on CPU: two models, 16 prompts
             result["knockout"].append(bench_knockout("paper", 2, 16, device, 1, sync))
     result["loadavg_end"] = os.getloadavg()
-    write_result(f"batched_{device.type}", result)
+    write_result(args.out_name or f"batched_{device.type}", result)
 
 
 if __name__ == "__main__":
