@@ -9,7 +9,7 @@ each group size G: tokens/s and achieved FLOP/s of
   asked for (eager, torch_compile, cuda_graphs; cuda_graphs on CUDA only);
 * ``matmul``: the bare (batched) matrix products such a step must do at least, same shapes;
 
-and the ratios batched / per_seed (the speed-up of one batched job over G per-seed jobs run one
+(each the fastest of several timed steps) and the ratios batched / per_seed (the speed-up of one batched job over G per-seed jobs run one
 after another) and matmul time / batched time (efficiency). Knockout: the Fig. 14 Gram matrix
 with every head of a model knocked out in one forward pass vs one pass per head.
 
@@ -36,9 +36,29 @@ from phrenology.grouped_model import GroupedTransformer
 from phrenology.model import build_model, model_kwargs
 from phrenology.train import TrainSettings, autocast_for, make_optimizer, next_token_loss
 
-from common import REPO, timeit, write_result
+from common import REPO, write_result
 
 ARCHS = {"quick": "config/quick.yaml", "paper": "config/config.yaml"}
+
+
+def timeit(fn, repeats: int = 5, warmup: int = 1, sync=None) -> float:
+    """Fastest of ``repeats`` timed calls, in seconds. The minimum, not the median: on a shared
+    CPU the load of other processes only ever adds time, so the minimum is the estimate of a
+    step's own cost that moves least with it."""
+    for _ in range(warmup):
+        fn()
+    if sync:
+        sync()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 D_VOCAB = {"quick": 5001, "paper": 50257}  # quick: 5000 most frequent tokens + <unk>
 
 
