@@ -205,5 +205,11 @@ def _check_supported(cfg) -> None:
         problems.append(f"act_fn {cfg.act_fn}")
     if getattr(cfg, "n_key_value_heads", None) not in (None, cfg.n_heads):
         problems.append("grouped-query attention")
+    if not cfg.use_attn_scale or cfg.scale_attn_by_inverse_layer_idx:
+        problems.append("a non-default attention scale")
+    if cfg.attn_scores_soft_cap > 0 or cfg.output_logits_soft_cap > 0:
+        problems.append("soft-capped scores or logits")
+    if cfg.post_embedding_ln or cfg.use_attn_result or cfg.use_split_qkv_input:
+        problems.append("post_embedding_ln / use_attn_result / use_split_qkv_input")
     if problems:
         raise ValueError(f"GroupedTransformer does not reproduce {', '.join(problems)}")
