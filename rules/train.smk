@@ -1,27 +1,69 @@
-rule train_model:
-    """One model per seed (the fan-out). Uses CUDA when the job has a GPU, else CPU threads."""
-    input:
-        **{k: v for k, v in corpus_files().items() if k != "vocab"},
-    output:
-        model="results/models/seed{seed}/model.pt",
-        steps="results/models/seed{seed}/steps.tsv",
-        epochs="results/models/seed{seed}/epochs.tsv",
-    params:
-        model=MODEL,
-        train=config["train"],
-        # not an output: it must survive a killed job so the rerun resumes from it
-        checkpoint=lambda wc: f"results/checkpoints/seed{wc.seed}.pt",
-    threads: 4
-    resources:
-        gpu=1,
-        mem_mb=lambda wc, attempt: 8000 * attempt,
-        runtime=lambda wc, attempt: 120 * attempt,
-    log:
-        "logs/train/seed{seed}.log",
-    conda:
-        "../envs/torch.yaml"
-    script:
-        "../workflow/scripts/train_model.py"
+from phrenology.pipeline.config import seed_groups
+
+MODELS_PER_JOB = config["train"].get("models_per_job", 1)
+
+
+if MODELS_PER_JOB == 1:
+
+    rule train_model:
+        """One model per seed (the fan-out). Uses CUDA when the job has a GPU, else CPU threads."""
+        input:
+            **{k: v for k, v in corpus_files().items() if k != "vocab"},
+        output:
+            model="results/models/seed{seed}/model.pt",
+            steps="results/models/seed{seed}/steps.tsv",
+            epochs="results/models/seed{seed}/epochs.tsv",
+        params:
+            model=MODEL,
+            train=config["train"],
+            # not an output: it must survive a killed job so the rerun resumes from it
+            checkpoint=lambda wc: f"results/checkpoints/seed{wc.seed}.pt",
+        threads: 4
+        resources:
+            gpu=1,
+            mem_mb=lambda wc, attempt: 8000 * attempt,
+            runtime=lambda wc, attempt: 120 * attempt,
+        log:
+            "logs/train/seed{seed}.log",
+        conda:
+            "../envs/torch.yaml"
+        script:
+            "../workflow/scripts/train_model.py"
+
+
+else:
+    # Batched training: each job trains G seeds together, their weights stacked, and writes the
+    # same per-seed files as train_model would (docs/batched.md). One rule per group: a rule's
+    # outputs cannot vary in number with a wildcard, and every group's outputs are per-seed paths.
+    for _index, _group in enumerate(seed_groups(SEEDS, MODELS_PER_JOB)):
+
+        rule:
+            """G seeds trained together, weights stacked (train.models_per_job); per-seed files as train_model."""
+            name:
+                f"train_group_{_index}"
+            input:
+                **{k: v for k, v in corpus_files().items() if k != "vocab"},
+            output:
+                model=expand("results/models/seed{seed}/model.pt", seed=_group),
+                steps=expand("results/models/seed{seed}/steps.tsv", seed=_group),
+                epochs=expand("results/models/seed{seed}/epochs.tsv", seed=_group),
+            params:
+                model=MODEL,
+                train=config["train"],
+                group_seeds=_group,
+                # not outputs: they must survive a killed job so the rerun resumes from them
+                checkpoints=expand("results/checkpoints/seed{seed}.pt", seed=_group),
+            threads: 4
+            resources:
+                gpu=1,
+                mem_mb=lambda wc, attempt, n=len(_group): (4000 + 4000 * n) * attempt,
+                runtime=lambda wc, attempt, n=len(_group): 120 * n * attempt,
+            log:
+                f"logs/train/group{_index}.log",
+            conda:
+                "../envs/torch.yaml"
+            script:
+                "../workflow/scripts/train_group.py"
 
 
 FINAL_OUTPUTS.extend(expand("results/models/seed{seed}/model.pt", seed=SEEDS))

@@ -99,3 +99,49 @@ def test_parsing_the_workflow_imports_no_heavy_library(tmp_path):
         "tiktoken",
         "nltk",
     }
+
+
+def test_models_per_job_groups_the_training_jobs(tmp_path, paper_config, config_override):
+    """train.models_per_job 9: one training job for the nine paper seeds; 2 on the quick
+    config's three seeds: ceil(3 / 2) = 2 jobs, the seeds in config order."""
+    paper_config["train"]["models_per_job"] = 9
+    proc = run_snakemake(tmp_path, "-n", configfile=config_override({}, base=paper_config))
+    counts = job_counts(proc.stdout)
+    assert counts["train_group_0"] == 1
+    assert not any(rule.startswith("train_model") for rule in counts)
+    assert sum(n for rule, n in counts.items() if rule.startswith("train_group")) == 1
+    assert counts["capture_attention"] == 9  # downstream still one job per seed
+
+    quick = config_override({"train": {"models_per_job": 2}})
+    proc = run_snakemake(tmp_path, "-n", "--printshellcmds", configfile=quick)
+    counts = job_counts(proc.stdout)
+    assert (counts["train_group_0"], counts["train_group_1"]) == (1, 1)
+    assert "train_model" not in counts
+    text = proc.stdout
+    first = text[text.index("rule train_group_0:") :].split("\nrule ")[0].split("output:")[1]
+    first = first.split("\n")[0]
+    assert "seed990/model.pt" in first and "seed991/model.pt" in first
+    assert "seed992" not in first
+
+
+def test_dvc_sync_builds_the_batched_dag(tmp_path, paper_config):
+    """dvc.yaml can be generated for a batched config: the group rules map to config keys."""
+    from phrenology.provenance import dvc
+
+    paper_config["train"]["models_per_job"] = 9
+    path = REPO / "config" / f".batched-{os.getpid()}.yaml"  # build() reads configs in the repo
+    path.write_text(__import__("yaml").safe_dump(paper_config, sort_keys=False))
+    try:
+        doc = dvc.build(path.relative_to(REPO).as_posix())
+    finally:
+        path.unlink()
+    stage = doc["stages"]["train_group_0"]
+    assert stage["params"] == [{"${config}": ["model", "train", "seeds"]}]
+    outs = [next(iter(o)) for o in stage["outs"]]
+    assert outs[:2] == [
+        "results/models/seed990/model.pt",
+        "results/models/seed990/model.pt.prov.json",
+    ]
+    assert len(outs) == 9 * 3 * 2  # model, steps, epochs per seed, each with its record
+    steps_plot = next(p["training_loss"] for p in doc["plots"] if "training_loss" in p)
+    assert len(steps_plot["y"]) == 9

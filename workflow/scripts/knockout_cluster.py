@@ -30,9 +30,14 @@ with snakemake_job(snakemake) as job:
         ids = knockout.encode_prompt(
             p.prompt, encoding, words["gpt2_id"].to_numpy(), model.cfg.n_ctx
         )
-        for row in rows.itertuples(index=False):
+        members_of_model = list(rows.itertuples(index=False))
+        for row in members_of_model:
             knockout.check_head(model, row.layer, row.head, model_path[seed])
-            frame = knockout.logit_table(model, ids, row.layer, row.head, tokens)
+        # all of this model's cluster heads knocked out in one forward pass, one row each
+        tables = knockout.logit_tables(
+            model, ids, [(row.layer, row.head) for row in members_of_model], tokens
+        )
+        for row, frame in zip(members_of_model, tables, strict=True):
             for column in ("head", "layer", "seed", "head_index"):
                 frame.insert(0, column, getattr(row, column))
             frames.append(frame)

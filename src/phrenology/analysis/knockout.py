@@ -109,11 +109,86 @@ def probability_changes(model: HookedTransformer, tokens: torch.Tensor) -> torch
     return changes
 
 
+# --- batched: many knockouts in one forward pass ------------------------------------------------
+#
+# One pass runs every (knockout, prompt) pair as its own row: the prompts are repeated once per
+# knockout and a per-row mask on hook_z zeroes the knocked-out head of that row only. A row's
+# computation does not depend on the other rows (no op mixes the batch axis), so each row equals
+# its one-at-a-time pass up to the rounding of a matrix product with more rows (tested).
+
+
+def mask_heads(mask: torch.Tensor) -> Callable[..., torch.Tensor]:
+    """A forward hook multiplying ``z`` [rows, pos, head_index, d_head] by ``mask`` [rows, head_index]
+    (1 keeps a head, 0 knocks it out: ``z · 1`` is ``z`` exactly, ``z · 0`` is 0)."""
+
+    def hook(z: torch.Tensor, hook=None) -> torch.Tensor:
+        return z * mask[:, None, :, None].to(z.dtype)
+
+    return hook
+
+
+def batched_knockout_hooks(
+    n_layers: int, n_heads: int, knockouts: Sequence[tuple[int, int] | None], batch: int, device
+) -> list[tuple[str, Callable[..., torch.Tensor]]]:
+    """``fwd_hooks`` for rows ordered knockout-major: row ``k·batch + b`` = prompt b, knockout k.
+
+    knockouts: (layer, head) to zero, or None for the original model
+    """
+    import torch
+
+    masks = torch.ones((n_layers, len(knockouts) * batch, n_heads), device=device)
+    for k, which in enumerate(knockouts):
+        if which is not None:
+            layer, head = which
+            masks[layer, k * batch : (k + 1) * batch, head] = 0.0
+    return [
+        (hook_name(layer), mask_heads(masks[layer]))
+        for layer in range(n_layers)
+        if bool((masks[layer] == 0).any())
+    ]
+
+
+def last_logits_batched(
+    model: HookedTransformer, tokens: torch.Tensor, knockouts: Sequence[tuple[int, int] | None]
+) -> torch.Tensor:
+    """:func:`last_logits` for several knockouts at once, in one forward pass.
+
+    tokens:    int64[batch, pos]
+    knockouts: K entries, each (layer, head) or None (no knockout)
+    returns:   float32[K, batch, d_vocab]; entry k equals ``last_logits(model, tokens, knockouts[k])``
+    """
+    import torch
+
+    batch = tokens.shape[0]
+    rows = tokens.repeat(len(knockouts), 1)  # [K · batch, pos], knockout-major
+    cfg = model.cfg
+    hooks = batched_knockout_hooks(cfg.n_layers, cfg.n_heads, knockouts, batch, tokens.device)
+    with torch.inference_mode():
+        resid = model.run_with_hooks(rows, fwd_hooks=hooks, stop_at_layer=cfg.n_layers)
+        logits = model(resid[:, -1:, :], start_at_layer=cfg.n_layers)
+    return logits[:, -1, :].float().view(len(knockouts), batch, -1)
+
+
+def probability_changes_batched(model: HookedTransformer, tokens: torch.Tensor) -> torch.Tensor:
+    """:func:`probability_changes` in one forward pass over (head, prompt) pairs.
+
+    tokens:  int64[batch, pos]
+    returns: float64[n_layers * n_heads, batch, d_vocab], head axis layer-major
+    """
+    cfg = model.cfg
+    heads = [(layer, head) for layer in range(cfg.n_layers) for head in range(cfg.n_heads)]
+    probs = last_logits_batched(model, tokens, [None, *heads]).double().softmax(dim=-1)
+    return probs[1:] - probs[0]
+
+
 # --- Fig. 14: streaming PCA over heads ------------------------------------------------------------
 
 
 def knockout_gram(
-    models: Sequence[HookedTransformer], prompts: np.ndarray, batch_size: int
+    models: Sequence[HookedTransformer],
+    prompts: np.ndarray,
+    batch_size: int,
+    batched: bool = True,
 ) -> np.ndarray:
     """Gram matrix of every head's probability-change vector, accumulated over prompt batches.
 
@@ -123,6 +198,8 @@ def knockout_gram(
 
     models:  in seeds order (their heads in heads.tsv order), all with the same d_vocab
     prompts: int64[n_prompts, pos] model token ids
+    batched: every head of a model knocked out in one forward pass
+             (:func:`probability_changes_batched`) rather than one pass per head
     returns: float64[H, H] uncentred Gram matrix, H = Σ n_layers × n_heads over models
     """
     import torch
@@ -136,12 +213,13 @@ def knockout_gram(
     sizes = [m.cfg.n_layers * m.cfg.n_heads for m in models]
     n_heads = sum(sizes)
     gram = torch.zeros((n_heads, n_heads), dtype=torch.float64, device=device)
+    changes = probability_changes_batched if batched else probability_changes
     for start in range(0, len(prompts), batch_size):
         tokens = torch.as_tensor(np.asarray(prompts[start : start + batch_size]), device=device)
         batch = torch.empty((n_heads, len(tokens), d_vocab), dtype=torch.float64, device=device)
         first = 0
         for model, size in zip(models, sizes, strict=True):  # fill in place: no second copy
-            batch[first : first + size] = probability_changes(model, tokens)
+            batch[first : first + size] = changes(model, tokens)
             first += size
         flat = batch.flatten(1)
         gram += flat @ flat.T
@@ -308,6 +386,19 @@ def logit_table(
     tokens:     text of every model token id (vocab.tsv ``token``), len d_vocab
     returns:    one row per token: ``token_id, token, logit_original, logit_knockout``
     """
+    return logit_tables(model, prompt_ids, [(layer, head)], tokens)[0]
+
+
+def logit_tables(
+    model: HookedTransformer,
+    prompt_ids: np.ndarray,
+    heads: Sequence[tuple[int, int]],
+    tokens: Sequence[str],
+) -> list[pd.DataFrame]:
+    """:func:`logit_table` for several heads of one model, all from one forward pass.
+
+    heads:   (layer, head) pairs; returns one table per pair, in order
+    """
     import pandas as pd
     import torch
 
@@ -318,11 +409,15 @@ def logit_table(
         )
     device = next(model.parameters()).device
     batch = torch.as_tensor(np.asarray(prompt_ids, dtype=np.int64)[None, :], device=device)
-    original = last_logits(model, batch)[0].cpu().numpy()
-    knocked = last_logits(model, batch, (layer, head))[0].cpu().numpy()
-    return pd.DataFrame({
-        "token_id": np.arange(len(tokens)),
-        "token": list(tokens),
-        "logit_original": original,
-        "logit_knockout": knocked,
-    })  # fmt: skip
+    logits = last_logits_batched(model, batch, [None, *heads])[:, 0].cpu().numpy()
+    return [
+        pd.DataFrame(
+            {
+                "token_id": np.arange(len(tokens)),
+                "token": list(tokens),
+                "logit_original": logits[0],
+                "logit_knockout": knocked,
+            }
+        )
+        for knocked in logits[1:]
+    ]

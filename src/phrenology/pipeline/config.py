@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,14 @@ def check_consistency(cfg: Mapping[str, Any]) -> None:
     n_prompts = cfg["capture"]["n_prompts"]
     n_pairs = n_ctx * (n_ctx + 1) // 2
 
+    train = cfg["train"]
+    if train.get("compile", "eager") != "eager" and train.get("models_per_job", 1) == 1:
+        raise ConfigError(
+            "train.compile",
+            f"{train['compile']!r} applies to batched training only; set train.models_per_job "
+            "above 1 or train.compile to 'eager'",
+        )
+
     ko = cfg["knockout"]
     if ko["model_seed"] not in cfg["seeds"]:
         raise ConfigError(
@@ -223,6 +231,15 @@ def check_consistency(cfg: Mapping[str, Any]) -> None:
     ):
         if value > n_prompts:
             raise ConfigError(key, f"{value} must be ≤ capture.n_prompts ({n_prompts})")
+
+
+def seed_groups(seeds: Sequence[int], models_per_job: int) -> list[list[int]]:
+    """The seeds of each training job: in config order, ceil(N / G) groups of G (the last may
+    be smaller). ``models_per_job`` 1 gives one seed per job (today's fan-out)."""
+    g = int(models_per_job)
+    if g < 1:
+        raise ConfigError("train.models_per_job", f"{g} must be ≥ 1")
+    return [list(seeds[i : i + g]) for i in range(0, len(seeds), g)]
 
 
 def check_prompt_length(text: str, n_tokens: int, n_ctx: int) -> None:

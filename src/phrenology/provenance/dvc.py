@@ -83,6 +83,13 @@ PARAM_KEYS: dict[str, dict[str, str | tuple[str, ...] | None]] = {
     "prepare_corpus": {"corpus": "corpus"},
     "sample_prompts": {"n_prompts": "capture.n_prompts", "seed": "capture.prompt_seed"},
     "train_model": {"model": "model", "train": "train", "checkpoint": None},
+    # train.models_per_job > 1: rules train_group_0, train_group_1, ... (see RULE_FAMILIES)
+    "train_group": {
+        "model": "model",
+        "train": "train",
+        "group_seeds": ("seeds",),  # a slice of seeds; train.models_per_job is in train
+        "checkpoints": None,
+    },
     "capture_attention": {"batch_size": "capture.batch_size"},
     "plot_attention_distance": {"n_prompts": "capture.n_prompts"},
     "project_heads": {"projection": "analysis.projection"},
@@ -182,6 +189,17 @@ PARAM_KEYS: dict[str, dict[str, str | tuple[str, ...] | None]] = {
         "seed": "statistics.seed",
     },
 }
+
+# Rules defined in a loop, one per job (``train_group_<i>``): PARAM_KEYS are the family's, and
+# they stand in for the per-seed rule in PLOTS when that rule is absent.
+RULE_FAMILIES = {"train_group": "train_model"}
+
+
+def rule_family(rule: str) -> str:
+    """``train_group_3`` → ``train_group``; any other rule name is its own family."""
+    base, _, index = rule.rpartition("_")
+    return base if index.isdigit() and base in RULE_FAMILIES else rule
+
 
 # Package modules that decide how a job logs, fails and records itself, not what it computes:
 # a change to them is no reason to retrain every model. (Provenance records are still
@@ -359,7 +377,7 @@ def _lookup(config: dict[str, Any], key: str) -> Any:
 
 def param_keys(job: JobSpec, config: dict[str, Any]) -> list[str]:
     """The config keys (dotted) a job's params come from, checked against their values."""
-    rule_map = PARAM_KEYS.get(job.rule, {})
+    rule_map = PARAM_KEYS.get(rule_family(job.rule), {})
     keys: list[str] = []
     for name, value in job.params.items():
         source = rule_map[name] if name in rule_map else PARAM_KEYS["*"].get(name, ...)
@@ -579,19 +597,26 @@ def build(configfile: str, repo: str | os.PathLike = REPO) -> dict[str, Any]:
     }
 
 
-def _output(job: JobSpec, name: str) -> str:
-    for out_name, path in job.outputs:
-        if out_name == name:
-            return path
-    raise DvcSyncError(f"rule {job.rule} has no output named '{name}' (PLOTS in {__name__})")
+def _outputs(job: JobSpec, name: str) -> list[str]:
+    """Every file of the job's output ``name`` (a batched training job has one per seed)."""
+    paths = [path for out_name, path in job.outputs if out_name == name]
+    if not paths:
+        raise DvcSyncError(f"rule {job.rule} has no output named '{name}' (PLOTS in {__name__})")
+    return paths
 
 
 def _plots(by_rule: dict[str, list[JobSpec]]) -> list[dict[str, Any]]:
     plots = []
     for plot_id, rule, output, x, ys, template, title in PLOTS:
-        if rule not in by_rule:
+        jobs = by_rule.get(rule) or [
+            job
+            for name, rule_jobs in by_rule.items()
+            if RULE_FAMILIES.get(rule_family(name)) == rule
+            for job in rule_jobs
+        ]
+        if not jobs:
             raise DvcSyncError(f"no rule {rule} in the workflow (PLOTS in {__name__})")
-        files = [_output(job, output) for job in by_rule[rule]]
+        files = [path for job in jobs for path in _outputs(job, output)]
         y = {path: list(ys) if len(ys) > 1 else ys[0] for path in files}
         plots.append({plot_id: {"title": title, "template": template, "x": x, "y": y}})
     return plots

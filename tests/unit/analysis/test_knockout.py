@@ -178,7 +178,9 @@ def test_streamed_gram_equals_materialised_and_its_pca_equals_sklearn(models):
     prompts = np.random.default_rng(2).integers(0, D_VOCAB, size=(5, N_CTX))
     x = materialised_vectors(models, prompts, batch_size=2)
     assert x.shape == (2 * N_LAYERS * N_HEADS, 5 * D_VOCAB)
-    gram = knockout.knockout_gram(models, prompts, batch_size=2)  # batches of 2, 2, 1
+    # one pass per head, as materialised_vectors does: the same float32 logits, so the streamed
+    # sum must equal the materialised product to float64 rounding
+    gram = knockout.knockout_gram(models, prompts, batch_size=2, batched=False)  # batches 2, 2, 1
     np.testing.assert_allclose(gram, x @ x.T, rtol=1e-12, atol=1e-18)
     # one batch of all prompts: the same up to float32 rounding in the forward passes
     whole = materialised_vectors(models, prompts, batch_size=len(prompts))
@@ -339,3 +341,50 @@ def test_config_accepts_auto_or_an_integer_cluster(quick_config, paper_config):
         validate_config(cfg)
         cfg["knockout"]["cluster"] = 3
         validate_config(cfg)
+
+
+# --- batched knockout: (head, prompt) pairs in one forward pass -----------------------------------
+# Float tolerance: a row of the batched pass is computed as in its own pass (z · 1 = z, z · 0 = 0,
+# no op mixes rows) except that the matrix products see more rows, which the BLAS blocks
+# differently: float32 logits then differ in the last bits (measured ≤ 1e-6 here), so logits are
+# compared to 1e-5 and the float64 probability changes to 1e-7 absolute.
+
+
+def test_batched_logits_equal_one_knockout_at_a_time(models, tokens):
+    model = models[0]
+    knockouts = [None, *ALL_HEADS]
+    got = knockout.last_logits_batched(model, tokens, knockouts)
+    assert got.shape == (len(knockouts), len(tokens), D_VOCAB)
+    for k, which in enumerate(knockouts):
+        want = knockout.last_logits(model, tokens, which)
+        torch.testing.assert_close(got[k], want, rtol=0, atol=1e-5)
+    assert not torch.allclose(got[1], got[2])  # the rows really differ by their knockout
+
+
+def test_batched_probability_changes_equal_the_loop(models, tokens):
+    for model in models:
+        got = knockout.probability_changes_batched(model, tokens)
+        want = knockout.probability_changes(model, tokens)
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-7)
+
+
+def test_batched_gram_equals_the_one_at_a_time_gram(models):
+    prompts = np.random.default_rng(3).integers(0, D_VOCAB, size=(7, N_CTX))
+    fast = knockout.knockout_gram(models, prompts, batch_size=3, batched=True)
+    slow = knockout.knockout_gram(models, prompts, batch_size=3, batched=False)
+    # float32 rounding of the logits (≈ 1e-7 relative) reaches the Gram entries through sums
+    # of products that partly cancel: compared relative to the Gram's largest entry
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5 * np.abs(slow).max())
+    assert not np.allclose(fast, np.diag(np.diag(fast)))  # heads' effects do overlap
+
+
+def test_logit_tables_of_several_heads_equal_single_tables(models):
+    model, ids = models[1], np.array([4, 5, 6, 7])
+    words = [f"t{i}" for i in range(D_VOCAB)]
+    tables = knockout.logit_tables(model, ids, [(0, 2), (1, 0)], words)
+    batch = torch.as_tensor(ids[None, :])
+    for table, head in zip(tables, [(0, 2), (1, 0)], strict=True):
+        want = knockout.last_logits(model, batch, head)[0].numpy()
+        np.testing.assert_allclose(table["logit_knockout"], want, rtol=0, atol=1e-5)
+        original = knockout.last_logits(model, batch)[0].numpy()
+        np.testing.assert_allclose(table["logit_original"], original, rtol=0, atol=1e-5)
