@@ -26,11 +26,11 @@ rule train_autoencoder:
     params:
         bottleneck=lambda wc: int(wc.bottleneck),
         # only what shapes the training: changing the bottleneck list reruns no existing job
-        settings={
-            k: AE[k]
-            for k in ("first_width", "epochs", "batch_size", "lr", "seed", "validation_fraction")
-        },
-        heads_per_model=MODEL["n_layers"] * MODEL["n_heads"],
+        settings=cfg(
+            "autoencoder",
+            only=("first_width", "epochs", "batch_size", "lr", "seed", "validation_fraction"),
+        ),
+        heads_per_model=HEADS_PER_MODEL,
     threads: 1  # tiny matrices: extra CPU threads only add contention (a GPU does the work)
     resources:
         gpu=1,
@@ -76,8 +76,8 @@ rule head_embedding:
     output:
         "results/embedding/head_embedding.npy",
     params:
-        bottlenecks=BOTTLENECKS,
-        mode=AE["head_embedding"],
+        bottlenecks=cfg("autoencoder.bottlenecks"),
+        mode=cfg("autoencoder.head_embedding"),
     log:
         "logs/autoencoder/head_embedding.log",
     resources:
@@ -99,9 +99,9 @@ rule pair_importance:
         importance="results/autoencoder/pair_importance.tsv",
         grid="results/autoencoder/decoded_grid.tsv",
     params:
-        bottlenecks=BOTTLENECKS,
-        perturbation=AE["perturbation"],
-        heads_per_model=MODEL["n_layers"] * MODEL["n_heads"],
+        bottlenecks=cfg("autoencoder.bottlenecks"),
+        perturbation=cfg("autoencoder.perturbation"),
+        heads_per_model=HEADS_PER_MODEL,
     threads: 1  # tiny matrices: extra CPU threads only add contention (a GPU does the work)
     resources:
         gpu=1,
@@ -127,7 +127,7 @@ rule plot_fig01:
             category="Autoencoder",
         ),
     params:
-        n_ctx=MODEL["n_ctx"],
+        n_ctx=cfg("model.n_ctx"),
     log:
         "logs/figures/fig01.log",
     resources:

@@ -6,7 +6,7 @@ rule capture_attention:
     output:
         "results/attention/seed{seed}.npy",
     params:
-        batch_size=config["capture"]["batch_size"],
+        batch_size=cfg("capture.batch_size"),
     threads: 2
     resources:
         gpu=1,
@@ -25,9 +25,9 @@ rule heads_table:
     output:
         "results/heads.tsv",
     params:
-        seeds=SEEDS,
-        n_layers=MODEL["n_layers"],
-        n_heads=MODEL["n_heads"],
+        seeds=cfg("seeds"),
+        n_layers=cfg("model.n_layers"),
+        n_heads=cfg("model.n_heads"),
     resources:
         mem_mb=1000,
         runtime=5,

@@ -10,8 +10,8 @@ rule knn_graph:
         distances="results/clustering/embedding_distances.npy",
         edges="results/clustering/knn_edges.tsv",
     params:
-        k=CLUSTERING["k"],
-        edge_weights=CLUSTERING["edge_weights"],
+        k=cfg("clustering.k"),
+        edge_weights=cfg("clustering.edge_weights"),
     log:
         "logs/clustering/knn_graph.log",
     resources:
@@ -30,8 +30,8 @@ rule umap_layout:
     output:
         "results/clustering/umap_layout.tsv",
     params:
-        umap=CLUSTERING["umap"],
-        seed=CLUSTERING["seed"],
+        umap=cfg("clustering.umap"),
+        seed=cfg("clustering.seed"),
     log:
         "logs/clustering/umap_layout.log",
     resources:
@@ -54,10 +54,10 @@ rule leiden_sweep:
         memberships="results/clustering/memberships.npy",
         clusters="results/clustering/clusters.tsv",
     params:
-        n_gamma=CLUSTERING["n_gamma"],
-        gamma_range=CLUSTERING["gamma_range"],
-        n_iterations=CLUSTERING["n_iterations"],
-        seed=CLUSTERING["seed"],
+        n_gamma=cfg("clustering.n_gamma"),
+        gamma_range=cfg("clustering.gamma_range"),
+        n_iterations=cfg("clustering.n_iterations"),
+        seed=cfg("clustering.seed"),
     log:
         "logs/clustering/leiden_sweep.log",
     resources:
@@ -103,7 +103,7 @@ rule plot_fig03:
             category="Clustering",
         ),
     params:
-        k=CLUSTERING["k"],
+        k=cfg("clustering.k"),
     log:
         "logs/figures/fig03.log",
     resources:
@@ -168,7 +168,7 @@ rule plot_fig06:
             category="Clustering",
         ),
     params:
-        heads_per_model=MODEL["n_layers"] * MODEL["n_heads"],
+        heads_per_model=HEADS_PER_MODEL,
     log:
         "logs/figures/fig06.log",
     resources:

@@ -23,7 +23,7 @@ if os.environ.get("NLTK_DATA"):
 if os.environ.get("TIKTOKEN_CACHE_DIR"):
     os.environ["TIKTOKEN_CACHE_DIR"] = os.path.abspath(os.environ["TIKTOKEN_CACHE_DIR"])
 
-from phrenology.pipeline.config import SCHEMA_PATH, validate_config
+from phrenology.pipeline.config import SCHEMA_PATH, config_param, validate_config
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
@@ -45,6 +45,22 @@ onstart:
 
 SEEDS = config["seeds"]
 MODEL = config["model"]
+
+
+def cfg(*keys, combine=None, only=None):
+    """A rule param read from the config at dotted key(s): `params: k=cfg("clustering.k")`.
+
+    Every param that comes from the config is written this way: the job gets the plain
+    value, and the rule keeps which keys it read, so the params of the generated dvc.yaml
+    (phrenology dvc sync) follow the rules. Several keys need `combine` (e.g. a product);
+    `only` takes some entries of one section. A param that is no config value (a path made
+    from the wildcards) is a function of the wildcards instead.
+    """
+    return config_param(config, keys, combine=combine, only=only)
+
+
+# heads of one model, the stride of every head axis
+HEADS_PER_MODEL = cfg("model.n_layers", "model.n_heads", combine=lambda l, h: l * h)
 
 
 wildcard_constraints:

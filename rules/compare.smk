@@ -5,7 +5,11 @@
 # without recomputing.
 
 ANALYSIS = config["analysis"]
-HEADS_PARAMS = {"seeds": SEEDS, "n_layers": MODEL["n_layers"], "n_heads": MODEL["n_heads"]}
+HEADS_PARAMS = {
+    "seeds": cfg("seeds"),
+    "n_layers": cfg("model.n_layers"),
+    "n_heads": cfg("model.n_heads"),
+}
 
 
 def _patterns_mem_mb(copies):
@@ -51,8 +55,8 @@ rule plot_attention_distance:
         ),
     params:
         **HEADS_PARAMS,
-        n_prompts=config["capture"]["n_prompts"],
-        n_ctx=MODEL["n_ctx"],
+        n_prompts=cfg("capture.n_prompts"),
+        n_ctx=cfg("model.n_ctx"),
     resources:
         mem_mb=2000,
         runtime=10,
@@ -74,7 +78,7 @@ rule project_heads:
         "results/projection/projections.tsv",
     params:
         **HEADS_PARAMS,
-        projection=ANALYSIS["projection"],
+        projection=cfg("analysis.projection"),
     resources:
         mem_mb=_patterns_mem_mb(40),
         runtime=lambda wc, attempt: 20 * attempt,
@@ -98,7 +102,7 @@ rule plot_projections:
         ),
     params:
         **HEADS_PARAMS,
-        projection=ANALYSIS["projection"],
+        projection=cfg("analysis.projection"),
     resources:
         mem_mb=2000,
         runtime=10,
@@ -121,7 +125,7 @@ rule pca_components:
         scores="results/components/head_scores.tsv",
     params:
         **HEADS_PARAMS,
-        n_components=ANALYSIS["components"]["n_components"],
+        n_components=cfg("analysis.components.n_components"),
     resources:
         mem_mb=_patterns_mem_mb(20),
         runtime=lambda wc, attempt: 10 * attempt,
@@ -150,8 +154,8 @@ rule plot_pca_components:
             category="Comparing heads' patterns",
         ),
     params:
-        n_prompts_shown=ANALYSIS["components"]["n_prompts_shown"],
-        token_component=ANALYSIS["components"]["token_component"],
+        n_prompts_shown=cfg("analysis.components.n_prompts_shown"),
+        token_component=cfg("analysis.components.token_component"),
     resources:
         mem_mb=2000,
         runtime=10,
@@ -175,7 +179,7 @@ rule first_token_pca:
         variance="results/first_token/explained_variance.tsv",
     params:
         **HEADS_PARAMS,
-        n_prompts=ANALYSIS["first_token"]["n_prompts"],
+        n_prompts=cfg("analysis.first_token.n_prompts"),
     resources:
         mem_mb=_patterns_mem_mb(6),
         runtime=lambda wc, attempt: 10 * attempt,
@@ -198,7 +202,9 @@ rule plot_first_token:
             category="Comparing heads' patterns",
         ),
     params:
-        n_heads_total=len(SEEDS) * MODEL["n_layers"] * MODEL["n_heads"],
+        n_heads_total=cfg(
+            "seeds", "model.n_layers", "model.n_heads", combine=lambda s, l, h: len(s) * l * h
+        ),
     resources:
         mem_mb=2000,
         runtime=10,

@@ -3,7 +3,7 @@ rule prepare_corpus:
     output:
         **corpus_files(),
     params:
-        corpus=config["corpus"],
+        corpus=cfg("corpus"),
     log:
         "logs/prepare_corpus.log",
     resources:
@@ -25,9 +25,9 @@ rule sample_prompts:
         npy="results/corpus/prompts.npy",
         parquet="results/corpus/prompts.parquet",
     params:
-        n_prompts=config["capture"]["n_prompts"],
-        n_ctx=MODEL["n_ctx"],
-        seed=config["capture"]["prompt_seed"],
+        n_prompts=cfg("capture.n_prompts"),
+        n_ctx=cfg("model.n_ctx"),
+        seed=cfg("capture.prompt_seed"),
     log:
         "logs/sample_prompts.log",
     resources:

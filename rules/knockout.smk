@@ -20,11 +20,11 @@ rule knockout_single_head:
         table="results/knockout/single_head.tsv",
         meta="results/knockout/single_head.json",
     params:
-        prompt=KNOCKOUT["prompt"],
-        tokenizer=config["corpus"]["tokenizer"],
-        seed=KNOCKOUT["model_seed"],
-        layer=KNOCKOUT["layer"],
-        head=KNOCKOUT["head"],
+        prompt=cfg("knockout.prompt"),
+        tokenizer=cfg("corpus.tokenizer"),
+        seed=cfg("knockout.model_seed"),
+        layer=cfg("knockout.layer"),
+        head=cfg("knockout.head"),
     threads: 1  # one prompt: the work is loading the model
     resources:
         gpu=1,
@@ -49,13 +49,13 @@ rule knockout_cluster:
         table="results/knockout/cluster_heads.parquet",
         meta="results/knockout/cluster_heads.json",
     params:
-        seeds=SEEDS,
-        prompt=KNOCKOUT["prompt"],
-        tokenizer=config["corpus"]["tokenizer"],
-        cluster=KNOCKOUT["cluster"],
-        seed=KNOCKOUT["model_seed"],
-        layer=KNOCKOUT["layer"],
-        head=KNOCKOUT["head"],
+        seeds=cfg("seeds"),
+        prompt=cfg("knockout.prompt"),
+        tokenizer=cfg("corpus.tokenizer"),
+        cluster=cfg("knockout.cluster"),
+        seed=cfg("knockout.model_seed"),
+        layer=cfg("knockout.layer"),
+        head=cfg("knockout.head"),
     threads: 1  # one prompt: the work is loading the model
     resources:
         gpu=1,
@@ -83,10 +83,10 @@ rule knockout_pca:
         gram="results/knockout/knockout_gram.npy",  # heads × heads, uncentred
         prompts="results/knockout/knockout_prompts.npy",  # the held-out windows used
     params:
-        seeds=SEEDS,
-        n_prompts=KNOCKOUT["n_prompts"],
-        prompt_seed=KNOCKOUT["prompt_seed"],
-        batch_size=KNOCKOUT["batch_size"],
+        seeds=cfg("seeds"),
+        n_prompts=cfg("knockout.n_prompts"),
+        prompt_seed=cfg("knockout.prompt_seed"),
+        batch_size=cfg("knockout.batch_size"),
     threads: 2
     resources:
         gpu=1,
@@ -111,7 +111,7 @@ rule plot_knockout_single:
             category="Knockout",
         ),
     params:
-        n_labels=KNOCKOUT["n_labels"],
+        n_labels=cfg("knockout.n_labels"),
     resources:
         mem_mb=2000,
         runtime=10,
@@ -134,7 +134,7 @@ rule plot_knockout_cluster:
             category="Knockout",
         ),
     params:
-        n_labels=KNOCKOUT["n_labels"],
+        n_labels=cfg("knockout.n_labels"),
     resources:
         mem_mb=2000,
         runtime=10,

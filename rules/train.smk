@@ -7,8 +7,8 @@ rule train_model:
         steps="results/models/seed{seed}/steps.tsv",
         epochs="results/models/seed{seed}/epochs.tsv",
     params:
-        model=MODEL,
-        train=config["train"],
+        model=cfg("model"),
+        train=cfg("train"),
         # not an output: it must survive a killed job so the rerun resumes from it
         checkpoint=lambda wc: f"results/checkpoints/seed{wc.seed}.pt",
     threads: 4
