@@ -110,7 +110,7 @@ def test_config_param_is_the_value_and_remembers_its_keys():
     assert heads(None) == 8 and heads.config_keys == ("model.n_layers", "model.n_heads")
     some = config_param(config, ("model",), only=("n_heads",))
     assert some(None) == {"n_heads": 4} and some.config_keys == ("model.n_heads",)
-    with pytest.raises(ConfigError, match="'clustering.gamma'"):
+    with pytest.raises(ConfigError, match=r"'clustering\.gamma'"):
         config_param(config, ("clustering.gamma",))
     with pytest.raises(ValueError, match="combine"):
         config_param(config, ("model.n_layers", "model.n_heads"))
