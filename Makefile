@@ -51,9 +51,13 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration and not slurm" $(PYTEST_ARGS)
 
+# Python (ruff), the Snakefile and rules (snakefmt), and Snakemake's own checks for both configs.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow benchmarks
 	$(BIN)/ruff format --check src tests workflow benchmarks
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/snakemake --lint --configfile config/quick.yaml
+	$(BIN)/snakemake --lint --configfile config/config.yaml
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

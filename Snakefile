@@ -2,6 +2,7 @@
 #   snakemake --cores all                                  the paper (config/config.yaml)
 #   snakemake --cores all --configfile config/quick.yaml   the small default (make run)
 
+
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/train.smk"
@@ -11,10 +12,10 @@ include: "rules/autoencoder.smk"
 include: "rules/clustering.smk"
 include: "rules/knockout.smk"
 include: "rules/verdict.smk"
-include: "rules/summary.smk"  # last: it lists the report() outputs of the rules above
+include: "rules/summary.smk"  # last: it summarises the report() outputs of the rules above
 
 
 rule all:
     default_target: True
     input:
-        FINAL_OUTPUTS,
+        final_outputs(),

@@ -1,16 +1,9 @@
 # Autoencoders over 16×16 patterns, one job per bottleneck; AIC selection (Table 1),
 # token-pair importance (Fig. 1) and the head embedding.
-AE = config["autoencoder"]
-BOTTLENECKS = AE["bottlenecks"]
 
 
 wildcard_constraints:
     bottleneck=r"\d+",
-
-
-def autoencoder_files(name):
-    """One file per bottleneck, in config order, e.g. autoencoder_files("model.pt")."""
-    return expand("results/autoencoder/k{bottleneck}/{name}", bottleneck=BOTTLENECKS, name=name)
 
 
 rule train_autoencoder:
@@ -23,23 +16,25 @@ rule train_autoencoder:
         metrics="results/autoencoder/k{bottleneck}/metrics.json",
         history="results/autoencoder/k{bottleneck}/history.tsv",
         codes="results/autoencoder/k{bottleneck}/codes.npy",
-    params:
-        bottleneck=lambda wc: int(wc.bottleneck),
-        # only what shapes the training: changing the bottleneck list reruns no existing job
-        settings={
-            k: AE[k]
-            for k in ("first_width", "epochs", "batch_size", "lr", "seed", "validation_fraction")
-        },
-        heads_per_model=MODEL["n_layers"] * MODEL["n_heads"],
+    log:
+        "logs/autoencoder/k{bottleneck}.log",
+    benchmark:
+        "logs/benchmarks/train_autoencoder/k{bottleneck}.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 1  # tiny matrices: extra CPU threads only add contention (a GPU does the work)
     resources:
         gpu=1,
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 60 * attempt,
-    log:
-        "logs/autoencoder/k{bottleneck}.log",
-    conda:
-        "../envs/torch.yaml"
+    params:
+        bottleneck=lambda wc: int(wc.bottleneck),
+        # only what shapes the training: changing the bottleneck list reruns no existing job
+        settings=cfg(
+            "autoencoder",
+            only=("first_width", "epochs", "batch_size", "lr", "seed", "validation_fraction"),
+        ),
+        heads_per_model=HEADS_PER_MODEL,
     script:
         "../workflow/scripts/train_autoencoder.py"
 
@@ -58,9 +53,8 @@ rule select_autoencoder:
         markdown="results/figures/table1_aic.md",
     log:
         "logs/autoencoder/select.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/select_autoencoder.tsv"
     conda:
         "../envs/torch.yaml"
     script:
@@ -75,16 +69,17 @@ rule head_embedding:
         heads="results/heads.tsv",
     output:
         "results/embedding/head_embedding.npy",
-    params:
-        bottlenecks=BOTTLENECKS,
-        mode=AE["head_embedding"],
     log:
         "logs/autoencoder/head_embedding.log",
-    resources:
-        mem_mb=2000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/head_embedding.tsv"
     conda:
         "../envs/torch.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        bottlenecks=cfg("autoencoder.bottlenecks"),
+        mode=cfg("autoencoder.head_embedding"),
     script:
         "../workflow/scripts/head_embedding.py"
 
@@ -98,19 +93,21 @@ rule pair_importance:
     output:
         importance="results/autoencoder/pair_importance.tsv",
         grid="results/autoencoder/decoded_grid.tsv",
-    params:
-        bottlenecks=BOTTLENECKS,
-        perturbation=AE["perturbation"],
-        heads_per_model=MODEL["n_layers"] * MODEL["n_heads"],
+    log:
+        "logs/autoencoder/pair_importance.log",
+    benchmark:
+        "logs/benchmarks/pair_importance.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 1  # tiny matrices: extra CPU threads only add contention (a GPU does the work)
     resources:
         gpu=1,
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
-    log:
-        "logs/autoencoder/pair_importance.log",
-    conda:
-        "../envs/torch.yaml"
+    params:
+        bottlenecks=cfg("autoencoder.bottlenecks"),
+        perturbation=cfg("autoencoder.perturbation"),
+        heads_per_model=HEADS_PER_MODEL,
     script:
         "../workflow/scripts/pair_importance.py"
 
@@ -126,26 +123,13 @@ rule plot_fig01:
             caption="../report/fig01.rst",
             category="Autoencoder",
         ),
-    params:
-        n_ctx=MODEL["n_ctx"],
     log:
         "logs/figures/fig01.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/plot_fig01.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        n_ctx=cfg("model.n_ctx"),
     script:
         "../workflow/scripts/plot_fig01.py"
-
-
-FINAL_OUTPUTS.extend(
-    [
-        "results/autoencoder/aic.tsv",
-        "results/figures/table1_aic.tsv",
-        "results/figures/table1_aic.md",
-        "results/embedding/head_embedding.npy",
-        "results/autoencoder/pair_importance.tsv",
-        "results/figures/fig01_decoded_token_pairs.png",
-    ]
-)

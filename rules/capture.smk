@@ -5,17 +5,19 @@ rule capture_attention:
         prompts="results/corpus/prompts.npy",
     output:
         "results/attention/seed{seed}.npy",
-    params:
-        batch_size=config["capture"]["batch_size"],
+    log:
+        "logs/capture/seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/capture_attention/seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
-    log:
-        "logs/capture/seed{seed}.log",
-    conda:
-        "../envs/torch.yaml"
+    params:
+        batch_size=cfg("capture.batch_size"),
     script:
         "../workflow/scripts/capture_attention.py"
 
@@ -24,19 +26,15 @@ rule heads_table:
     """heads.tsv: head_index, seed, layer, head — the order of every head axis downstream."""
     output:
         "results/heads.tsv",
-    params:
-        seeds=SEEDS,
-        n_layers=MODEL["n_layers"],
-        n_heads=MODEL["n_heads"],
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         "logs/heads_table.log",
+    benchmark:
+        "logs/benchmarks/heads_table.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        seeds=cfg("seeds"),
+        n_layers=cfg("model.n_layers"),
+        n_heads=cfg("model.n_heads"),
     script:
         "../workflow/scripts/write_heads.py"
-
-
-FINAL_OUTPUTS.extend([*attention_files(), "results/heads.tsv"])

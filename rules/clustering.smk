@@ -1,5 +1,4 @@
 # kNN graph of head embeddings and Leiden over a γ sweep: paper Figs. 2–6.
-CLUSTERING = config["clustering"]
 
 
 rule knn_graph:
@@ -9,16 +8,17 @@ rule knn_graph:
     output:
         distances="results/clustering/embedding_distances.npy",
         edges="results/clustering/knn_edges.tsv",
-    params:
-        k=CLUSTERING["k"],
-        edge_weights=CLUSTERING["edge_weights"],
     log:
         "logs/clustering/knn_graph.log",
-    resources:
-        mem_mb=2000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/knn_graph.tsv"
     conda:
         "../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        k=cfg("clustering.k"),
+        edge_weights=cfg("clustering.edge_weights"),
     script:
         "../workflow/scripts/knn_graph.py"
 
@@ -29,16 +29,18 @@ rule umap_layout:
         "results/embedding/head_embedding.npy",
     output:
         "results/clustering/umap_layout.tsv",
-    params:
-        umap=CLUSTERING["umap"],
-        seed=CLUSTERING["seed"],
     log:
         "logs/clustering/umap_layout.log",
+    benchmark:
+        "logs/benchmarks/umap_layout.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        umap=cfg("clustering.umap"),
+        seed=cfg("clustering.seed"),
     script:
         "../workflow/scripts/umap_layout.py"
 
@@ -53,18 +55,20 @@ rule leiden_sweep:
         sweep="results/clustering/gamma_sweep.tsv",
         memberships="results/clustering/memberships.npy",
         clusters="results/clustering/clusters.tsv",
-    params:
-        n_gamma=CLUSTERING["n_gamma"],
-        gamma_range=CLUSTERING["gamma_range"],
-        n_iterations=CLUSTERING["n_iterations"],
-        seed=CLUSTERING["seed"],
     log:
         "logs/clustering/leiden_sweep.log",
+    benchmark:
+        "logs/benchmarks/leiden_sweep.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=lambda wc, attempt: 20 * attempt,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        n_gamma=cfg("clustering.n_gamma"),
+        gamma_range=cfg("clustering.gamma_range"),
+        n_iterations=cfg("clustering.n_iterations"),
+        seed=cfg("clustering.seed"),
     script:
         "../workflow/scripts/leiden_sweep.py"
 
@@ -82,9 +86,8 @@ rule plot_fig02:
         ),
     log:
         "logs/figures/fig02.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/plot_fig02.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -102,15 +105,14 @@ rule plot_fig03:
             caption="../report/fig03.rst",
             category="Clustering",
         ),
-    params:
-        k=CLUSTERING["k"],
     log:
         "logs/figures/fig03.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/plot_fig03.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        k=cfg("clustering.k"),
     script:
         "../workflow/scripts/plot_fig03.py"
 
@@ -126,9 +128,8 @@ rule plot_fig04:
         ),
     log:
         "logs/figures/fig04.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/plot_fig04.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -148,9 +149,8 @@ rule plot_fig05:
         ),
     log:
         "logs/figures/fig05.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/plot_fig05.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -167,27 +167,16 @@ rule plot_fig06:
             caption="../report/fig06.rst",
             category="Clustering",
         ),
-    params:
-        heads_per_model=MODEL["n_layers"] * MODEL["n_heads"],
     log:
         "logs/figures/fig06.log",
+    benchmark:
+        "logs/benchmarks/plot_fig06.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        heads_per_model=HEADS_PER_MODEL,
     script:
         "../workflow/scripts/plot_fig06.py"
-
-
-FINAL_OUTPUTS.extend(
-    [
-        "results/clustering/gamma_sweep.tsv",
-        "results/clustering/clusters.tsv",
-        "results/figures/fig02_embedding_distance.png",
-        "results/figures/fig03_knn_graph.png",
-        "results/figures/fig04_gamma_sweep.png",
-        "results/figures/fig05_clusters_umap.png",
-        "results/figures/fig06_cluster_patterns.png",
-    ]
-)

@@ -10,20 +10,15 @@ min_version("9.0")
 # Jobs import the package from this checkout, also on compute nodes and in conda envs.
 SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
-# The corpus and the tokenizer are found by their standard loaders through these variables.
-# Slurm jobs inherit this process's environment (the plugin submits with sbatch --export=ALL)
-# but must not depend on the directory they start in: make relative entries absolute now,
-# against Snakemake's working directory, before any job is submitted.
-if os.environ.get("NLTK_DATA"):
-    os.environ["NLTK_DATA"] = os.pathsep.join(
-        os.path.abspath(p) for p in os.environ["NLTK_DATA"].split(os.pathsep) if p
-    )
-if os.environ.get("TIKTOKEN_CACHE_DIR"):
-    os.environ["TIKTOKEN_CACHE_DIR"] = os.path.abspath(os.environ["TIKTOKEN_CACHE_DIR"])
+from snakemake.io import is_flagged
 
-from phrenology.pipeline.config import SCHEMA_PATH, validate_config
+from phrenology.pipeline.config import SCHEMA_PATH, config_param, validate_config
+from phrenology.pipeline.environment import prepare_job_environment
+from phrenology.provenance.report import summary_name
+
+# PYTHONPATH for the jobs; NLTK_DATA / TIKTOKEN_CACHE_DIR made absolute before any job starts
+prepare_job_environment(SRC)
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
@@ -43,8 +38,24 @@ onstart:
     if note:
         print(note, file=sys.stderr)
 
+
 SEEDS = config["seeds"]
-MODEL = config["model"]
+
+
+def cfg(*keys, combine=None, only=None):
+    """A param read from the config at dotted key(s), e.g. `k=cfg("clustering.k")` in params.
+
+    Every param that comes from the config is written this way: the job gets the plain
+    value, and the rule keeps which keys it read, so the params of the generated dvc.yaml
+    (phrenology dvc sync) follow the rules. Several keys need `combine` (e.g. a product);
+    `only` takes some entries of one section. A param that is no config value (a path made
+    from the wildcards) is a function of the wildcards instead.
+    """
+    return config_param(config, keys, combine=combine, only=only)
+
+
+# heads of one model, the stride of every head axis
+HEADS_PER_MODEL = cfg("model.n_layers", "model.n_heads", combine=lambda l, h: l * h)
 
 
 wildcard_constraints:
@@ -63,10 +74,103 @@ def corpus_files():
     }
 
 
-# Each rules/*.smk file appends the final products it owns; `rule all` asks for all of them.
-FINAL_OUTPUTS = []
+def final_outputs():
+    """The default target's inputs: every rule's final products, named through
+    `rules.<name>` so that a renamed output cannot drop out. The Snakefile calls it once
+    every rules file is included (the rules it names must exist by then; their include
+    order does not matter)."""
+    return [
+        rules.sample_prompts.output.parquet,
+        *expand("results/models/seed{seed}/model.pt", seed=SEEDS),  # train_model or train_group_*
+        *attention_files(),
+        *rules.heads_table.output,
+        # comparing heads' patterns (compare.smk)
+        *rules.attention_distance.output,
+        *rules.plot_attention_distance.output,
+        *rules.project_heads.output,
+        *rules.plot_projections.output,
+        *rules.pca_components.output,
+        *rules.plot_pca_components.output,
+        *rules.first_token_pca.output,
+        *rules.plot_first_token.output,
+        # autoencoders (autoencoder.smk)
+        *rules.select_autoencoder.output,
+        *rules.head_embedding.output,
+        rules.pair_importance.output.importance,
+        *rules.plot_fig01.output,
+        # clustering (clustering.smk)
+        rules.leiden_sweep.output.sweep,
+        rules.leiden_sweep.output.clusters,
+        *rules.plot_fig02.output,
+        *rules.plot_fig03.output,
+        *rules.plot_fig04.output,
+        *rules.plot_fig05.output,
+        *rules.plot_fig06.output,
+        # knockout (knockout.smk)
+        rules.knockout_single_head.output.table,
+        rules.knockout_cluster.output.table,
+        rules.knockout_pca.output.table,
+        *rules.plot_knockout_single.output,
+        *rules.plot_knockout_cluster.output,
+        *rules.plot_knockout_pca.output,
+        # the verdict (verdict.smk)
+        rules.verdict_summary.output.summary,
+        rules.verdict_summary.output.clusters,
+        *rules.plot_verdict_null.output,
+        *rules.plot_verdict_consensus.output,
+        *rules.plot_verdict_matching.output,
+        # DVC metrics and the report's provenance summaries (summary.smk)
+        *rules.metrics_summary.output,
+        *rules.report_provenance.output,
+    ]
 
 
 def attention_files():
     """Per-seed attention tensors in seeds order (= heads.tsv order when concatenated)."""
     return expand("results/attention/seed{seed}.npy", seed=SEEDS)
+
+
+def untrained_attention_files():
+    """Per-seed attention tensors of the untrained baseline (verdict.smk), in seeds order."""
+    return expand("results/untrained/attention/seed{seed}.npy", seed=SEEDS)
+
+
+def autoencoder_files(name):
+    """One file per bottleneck, in config order, e.g. autoencoder_files("model.pt")."""
+    return expand(
+        "results/autoencoder/k{bottleneck}/{name}",
+        bottleneck=config["autoencoder"]["bottlenecks"],
+        name=name,
+    )
+
+
+def _patterns_mem_mb(copies):
+    """mem_mb for a job holding the patterns ``copies`` times over (plus 1 GB for Python and
+    libraries), doubled on each retry. Measured peaks at the paper size (72 MB of patterns):
+    distance 0.3 GB, PCA 1.1 GB (LAPACK SVD in float64), t-SNE 2.4 GB."""
+
+    def mem_mb(wildcards, input, attempt):
+        return int(1000 + copies * input.size_mb) * attempt
+
+    return mem_mb
+
+
+def report_products():
+    """Every output marked report() in the rules defined so far: the figures and Table 1
+    (summary.smk, included last, takes them as REPORT_PRODUCTS)."""
+    products = sorted({str(f) for r in workflow.rules for f in r.output if is_flagged(f, "report")})
+    templated = [f for f in products if "{" in f]
+    if templated:
+        raise ValueError(f"report() outputs with wildcards are not summarised yet: {templated}")
+    return products
+
+
+def checked_report_products(wildcards):
+    """REPORT_PRODUCTS, after checking that no rule defined later added a report() output."""
+    later = sorted(set(report_products()) - set(REPORT_PRODUCTS))
+    if later:
+        raise ValueError(
+            f"report() outputs {later} have no provenance summary: include rules/summary.smk "
+            "after every other rules file in the Snakefile"
+        )
+    return REPORT_PRODUCTS

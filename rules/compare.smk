@@ -4,19 +4,11 @@
 # separate plot job draws the figure from those files alone, so figures can be restyled
 # without recomputing.
 
-ANALYSIS = config["analysis"]
-HEADS_PARAMS = {"seeds": SEEDS, "n_layers": MODEL["n_layers"], "n_heads": MODEL["n_heads"]}
-
-
-def _patterns_mem_mb(copies):
-    """mem_mb for a job holding the patterns ``copies`` times over (plus 1 GB for Python and
-    libraries), doubled on each retry. Measured peaks at the paper size (72 MB of patterns):
-    distance 0.3 GB, PCA 1.1 GB (LAPACK SVD in float64), t-SNE 2.4 GB."""
-
-    def mem_mb(wildcards, input, attempt):
-        return int(1000 + copies * input.size_mb) * attempt
-
-    return mem_mb
+HEADS_PARAMS = {
+    "seeds": cfg("seeds"),
+    "n_layers": cfg("model.n_layers"),
+    "n_heads": cfg("model.n_heads"),
+}
 
 
 rule attention_distance:
@@ -26,15 +18,17 @@ rule attention_distance:
         heads="results/heads.tsv",
     output:
         "results/distance/attention_distance.npy",
-    params:
-        **HEADS_PARAMS,
+    log:
+        "logs/compare/attention_distance.log",
+    benchmark:
+        "logs/benchmarks/attention_distance.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=_patterns_mem_mb(6),
         runtime=lambda wc, attempt: 10 * attempt,
-    log:
-        "logs/compare/attention_distance.log",
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        **HEADS_PARAMS,
     script:
         "../workflow/scripts/attention_distance.py"
 
@@ -49,17 +43,19 @@ rule plot_attention_distance:
             caption="../report/fig07.rst",
             category="Comparing heads' patterns",
         ),
-    params:
-        **HEADS_PARAMS,
-        n_prompts=config["capture"]["n_prompts"],
-        n_ctx=MODEL["n_ctx"],
+    log:
+        "logs/compare/plot_attention_distance.log",
+    benchmark:
+        "logs/benchmarks/plot_attention_distance.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    log:
-        "logs/compare/plot_attention_distance.log",
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        **HEADS_PARAMS,
+        n_prompts=cfg("capture.n_prompts"),
+        n_ctx=cfg("model.n_ctx"),
     script:
         "../workflow/scripts/plot_attention_distance.py"
 
@@ -72,16 +68,18 @@ rule project_heads:
         heads="results/heads.tsv",
     output:
         "results/projection/projections.tsv",
-    params:
-        **HEADS_PARAMS,
-        projection=ANALYSIS["projection"],
+    log:
+        "logs/compare/project_heads.log",
+    benchmark:
+        "logs/benchmarks/project_heads.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=_patterns_mem_mb(40),
         runtime=lambda wc, attempt: 20 * attempt,
-    log:
-        "logs/compare/project_heads.log",
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        **HEADS_PARAMS,
+        projection=cfg("analysis.projection"),
     script:
         "../workflow/scripts/project_heads.py"
 
@@ -96,16 +94,18 @@ rule plot_projections:
             caption="../report/fig08.rst",
             category="Comparing heads' patterns",
         ),
-    params:
-        **HEADS_PARAMS,
-        projection=ANALYSIS["projection"],
+    log:
+        "logs/compare/plot_projections.log",
+    benchmark:
+        "logs/benchmarks/plot_projections.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    log:
-        "logs/compare/plot_projections.log",
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        **HEADS_PARAMS,
+        projection=cfg("analysis.projection"),
     script:
         "../workflow/scripts/plot_projections.py"
 
@@ -119,16 +119,18 @@ rule pca_components:
         components="results/components/pca_components.npy",
         variance="results/components/explained_variance.tsv",
         scores="results/components/head_scores.tsv",
-    params:
-        **HEADS_PARAMS,
-        n_components=ANALYSIS["components"]["n_components"],
+    log:
+        "logs/compare/pca_components.log",
+    benchmark:
+        "logs/benchmarks/pca_components.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=_patterns_mem_mb(20),
         runtime=lambda wc, attempt: 10 * attempt,
-    log:
-        "logs/compare/pca_components.log",
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        **HEADS_PARAMS,
+        n_components=cfg("analysis.components.n_components"),
     script:
         "../workflow/scripts/pca_components.py"
 
@@ -149,16 +151,18 @@ rule plot_pca_components:
             caption="../report/fig10.rst",
             category="Comparing heads' patterns",
         ),
-    params:
-        n_prompts_shown=ANALYSIS["components"]["n_prompts_shown"],
-        token_component=ANALYSIS["components"]["token_component"],
+    log:
+        "logs/compare/plot_pca_components.log",
+    benchmark:
+        "logs/benchmarks/plot_pca_components.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    log:
-        "logs/compare/plot_pca_components.log",
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        n_prompts_shown=cfg("analysis.components.n_prompts_shown"),
+        token_component=cfg("analysis.components.token_component"),
     script:
         "../workflow/scripts/plot_pca_components.py"
 
@@ -173,16 +177,18 @@ rule first_token_pca:
     output:
         points="results/first_token/first_token_pca.tsv",
         variance="results/first_token/explained_variance.tsv",
-    params:
-        **HEADS_PARAMS,
-        n_prompts=ANALYSIS["first_token"]["n_prompts"],
+    log:
+        "logs/compare/first_token_pca.log",
+    benchmark:
+        "logs/benchmarks/first_token_pca.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=_patterns_mem_mb(6),
         runtime=lambda wc, attempt: 10 * attempt,
-    log:
-        "logs/compare/first_token_pca.log",
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        **HEADS_PARAMS,
+        n_prompts=cfg("analysis.first_token.n_prompts"),
     script:
         "../workflow/scripts/first_token_pca.py"
 
@@ -197,32 +203,18 @@ rule plot_first_token:
             caption="../report/fig11.rst",
             category="Comparing heads' patterns",
         ),
-    params:
-        n_heads_total=len(SEEDS) * MODEL["n_layers"] * MODEL["n_heads"],
+    log:
+        "logs/compare/plot_first_token.log",
+    benchmark:
+        "logs/benchmarks/plot_first_token.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    log:
-        "logs/compare/plot_first_token.log",
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        n_heads_total=cfg(
+            "seeds", "model.n_layers", "model.n_heads", combine=lambda s, l, h: len(s) * l * h
+        ),
     script:
         "../workflow/scripts/plot_first_token.py"
-
-
-FINAL_OUTPUTS.extend(
-    [
-        "results/distance/attention_distance.npy",
-        "results/figures/fig07_attention_distance.png",
-        "results/projection/projections.tsv",
-        "results/figures/fig08_projections.png",
-        "results/components/pca_components.npy",
-        "results/components/explained_variance.tsv",
-        "results/components/head_scores.tsv",
-        "results/figures/fig09_pca_components.png",
-        "results/figures/fig10_pca_component_tokens.png",
-        "results/first_token/first_token_pca.tsv",
-        "results/first_token/explained_variance.tsv",
-        "results/figures/fig11_first_token.png",
-    ]
-)

@@ -2,15 +2,17 @@ rule prepare_corpus:
     """Brown sentences → token streams per split (train / held out) and the model vocabulary."""
     output:
         **corpus_files(),
-    params:
-        corpus=config["corpus"],
     log:
         "logs/prepare_corpus.log",
+    benchmark:
+        "logs/benchmarks/prepare_corpus.tsv"
+    conda:
+        "../envs/data.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/data.yaml"
+    params:
+        corpus=cfg("corpus"),
     script:
         "../workflow/scripts/prepare_corpus.py"
 
@@ -24,19 +26,18 @@ rule sample_prompts:
     output:
         npy="results/corpus/prompts.npy",
         parquet="results/corpus/prompts.parquet",
-    params:
-        n_prompts=config["capture"]["n_prompts"],
-        n_ctx=MODEL["n_ctx"],
-        seed=config["capture"]["prompt_seed"],
     log:
         "logs/sample_prompts.log",
+    benchmark:
+        "logs/benchmarks/sample_prompts.tsv"
+    conda:
+        "../envs/data.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
+    params:
+        n_prompts=cfg("capture.n_prompts"),
+        n_ctx=cfg("model.n_ctx"),
+        seed=cfg("capture.prompt_seed"),
     script:
         "../workflow/scripts/sample_prompts.py"
-
-
-FINAL_OUTPUTS.append("results/corpus/prompts.parquet")

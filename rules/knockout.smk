@@ -8,7 +8,9 @@
 
 KNOCKOUT = config["knockout"]
 KNOCKOUT_MODELS = expand("results/models/seed{seed}/model.pt", seed=SEEDS)
-CLUSTERS = "results/clustering/clusters.tsv"  # clustering.smk: head_index, seed, layer, head, cluster
+CLUSTERS = (
+    "results/clustering/clusters.tsv"  # clustering.smk: head_index, seed, layer, head, cluster
+)
 
 
 rule knockout_single_head:
@@ -19,21 +21,23 @@ rule knockout_single_head:
     output:
         table="results/knockout/single_head.tsv",
         meta="results/knockout/single_head.json",
-    params:
-        prompt=KNOCKOUT["prompt"],
-        tokenizer=config["corpus"]["tokenizer"],
-        seed=KNOCKOUT["model_seed"],
-        layer=KNOCKOUT["layer"],
-        head=KNOCKOUT["head"],
+    log:
+        "logs/knockout/single_head.log",
+    benchmark:
+        "logs/benchmarks/knockout_single_head.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 1  # one prompt: the work is loading the model
     resources:
         gpu=1,
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 20 * attempt,
-    log:
-        "logs/knockout/single_head.log",
-    conda:
-        "../envs/torch.yaml"
+    params:
+        prompt=cfg("knockout.prompt"),
+        tokenizer=cfg("corpus.tokenizer"),
+        seed=cfg("knockout.model_seed"),
+        layer=cfg("knockout.layer"),
+        head=cfg("knockout.head"),
     script:
         "../workflow/scripts/knockout_single_head.py"
 
@@ -48,23 +52,25 @@ rule knockout_cluster:
     output:
         table="results/knockout/cluster_heads.parquet",
         meta="results/knockout/cluster_heads.json",
-    params:
-        seeds=SEEDS,
-        prompt=KNOCKOUT["prompt"],
-        tokenizer=config["corpus"]["tokenizer"],
-        cluster=KNOCKOUT["cluster"],
-        seed=KNOCKOUT["model_seed"],
-        layer=KNOCKOUT["layer"],
-        head=KNOCKOUT["head"],
+    log:
+        "logs/knockout/cluster.log",
+    benchmark:
+        "logs/benchmarks/knockout_cluster.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 1  # one prompt: the work is loading the model
     resources:
         gpu=1,
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 20 * attempt,
-    log:
-        "logs/knockout/cluster.log",
-    conda:
-        "../envs/torch.yaml"
+    params:
+        seeds=cfg("seeds"),
+        prompt=cfg("knockout.prompt"),
+        tokenizer=cfg("corpus.tokenizer"),
+        cluster=cfg("knockout.cluster"),
+        seed=cfg("knockout.model_seed"),
+        layer=cfg("knockout.layer"),
+        head=cfg("knockout.head"),
     script:
         "../workflow/scripts/knockout_cluster.py"
 
@@ -82,20 +88,22 @@ rule knockout_pca:
         meta="results/knockout/knockout_pca.json",
         gram="results/knockout/knockout_gram.npy",  # heads × heads, uncentred
         prompts="results/knockout/knockout_prompts.npy",  # the held-out windows used
-    params:
-        seeds=SEEDS,
-        n_prompts=KNOCKOUT["n_prompts"],
-        prompt_seed=KNOCKOUT["prompt_seed"],
-        batch_size=KNOCKOUT["batch_size"],
+    log:
+        "logs/knockout/pca.log",
+    benchmark:
+        "logs/benchmarks/knockout_pca.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=lambda wc, attempt: 8000 * attempt,
         runtime=lambda wc, attempt: 20 * attempt,
-    log:
-        "logs/knockout/pca.log",
-    conda:
-        "../envs/torch.yaml"
+    params:
+        seeds=cfg("seeds"),
+        n_prompts=cfg("knockout.n_prompts"),
+        prompt_seed=cfg("knockout.prompt_seed"),
+        batch_size=cfg("knockout.batch_size"),
     script:
         "../workflow/scripts/knockout_pca.py"
 
@@ -110,15 +118,17 @@ rule plot_knockout_single:
             caption="../report/fig12.rst",
             category="Knockout",
         ),
-    params:
-        n_labels=KNOCKOUT["n_labels"],
+    log:
+        "logs/figures/fig12.log",
+    benchmark:
+        "logs/benchmarks/plot_knockout_single.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    log:
-        "logs/figures/fig12.log",
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        n_labels=cfg("knockout.n_labels"),
     script:
         "../workflow/scripts/plot_knockout_single.py"
 
@@ -133,15 +143,17 @@ rule plot_knockout_cluster:
             caption="../report/fig13.rst",
             category="Knockout",
         ),
-    params:
-        n_labels=KNOCKOUT["n_labels"],
+    log:
+        "logs/figures/fig13.log",
+    benchmark:
+        "logs/benchmarks/plot_knockout_cluster.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    log:
-        "logs/figures/fig13.log",
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        n_labels=cfg("knockout.n_labels"),
     script:
         "../workflow/scripts/plot_knockout_cluster.py"
 
@@ -156,24 +168,14 @@ rule plot_knockout_pca:
             caption="../report/fig14.rst",
             category="Knockout",
         ),
+    log:
+        "logs/figures/fig14.log",
+    benchmark:
+        "logs/benchmarks/plot_knockout_pca.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    log:
-        "logs/figures/fig14.log",
-    conda:
-        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_knockout_pca.py"
-
-
-FINAL_OUTPUTS.extend(
-    [
-        "results/knockout/single_head.tsv",
-        "results/knockout/cluster_heads.parquet",
-        "results/knockout/knockout_pca.tsv",
-        "results/figures/fig12_knockout_single.png",
-        "results/figures/fig13_knockout_cluster.png",
-        "results/figures/fig14_knockout_pca.png",
-    ]
-)

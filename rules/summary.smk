@@ -1,38 +1,15 @@
 # Products for DVC and the HTML report: the run's headline metrics (dvc metrics) and a
 # provenance summary for every figure and table of `snakemake --report` (its caption
-# includes the summary). Include this file last: it lists the report() outputs of every
-# rule defined before it.
-from snakemake.io import is_flagged
-
-from phrenology.provenance.report import summary_name
-
+# includes the summary). Include this file last: report_products() (common.smk) lists the
+# report() outputs of the rules defined before it, and the output list of report_provenance
+# is fixed when the rule is defined.
 REPORT_PROVENANCE = "results/report/provenance"
 
 
 report: "../report/workflow.rst"
 
 
-def report_products():
-    """Every output marked report() in the rules defined so far: the figures and Table 1."""
-    products = sorted({str(f) for r in workflow.rules for f in r.output if is_flagged(f, "report")})
-    templated = [f for f in products if "{" in f]
-    if templated:
-        raise ValueError(f"report() outputs with wildcards are not summarised yet: {templated}")
-    return products
-
-
 REPORT_PRODUCTS = report_products()
-
-
-def checked_report_products(wildcards):
-    """REPORT_PRODUCTS, after checking that no rule defined later added a report() output."""
-    later = sorted(set(report_products()) - set(REPORT_PRODUCTS))
-    if later:
-        raise ValueError(
-            f"report() outputs {later} have no provenance summary: include rules/summary.smk "
-            "after every other rules file in the Snakefile"
-        )
-    return REPORT_PRODUCTS
 
 
 rule metrics_summary:
@@ -46,9 +23,8 @@ rule metrics_summary:
         "results/metrics.json",
     log:
         "logs/metrics_summary.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/metrics_summary.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -64,13 +40,9 @@ rule report_provenance:
         [f"{REPORT_PROVENANCE}/{summary_name(p)}" for p in REPORT_PRODUCTS],
     log:
         "logs/report_provenance.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/report_provenance.tsv"
     conda:
         "../envs/data.yaml"
     script:
         "../workflow/scripts/report_provenance.py"
-
-
-FINAL_OUTPUTS.extend(["results/metrics.json", *rules.report_provenance.output])

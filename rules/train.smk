@@ -13,23 +13,24 @@ if MODELS_PER_JOB == 1:
             model="results/models/seed{seed}/model.pt",
             steps="results/models/seed{seed}/steps.tsv",
             epochs="results/models/seed{seed}/epochs.tsv",
-        params:
-            model=MODEL,
-            train=config["train"],
-            # not an output: it must survive a killed job so the rerun resumes from it
-            checkpoint=lambda wc: f"results/checkpoints/seed{wc.seed}.pt",
+        log:
+            "logs/train/seed{seed}.log",
+        benchmark:
+            "logs/benchmarks/train_model/seed{seed}.tsv"
+        conda:
+            "../envs/torch.yaml"
         threads: 4
         resources:
             gpu=1,
             mem_mb=lambda wc, attempt: 8000 * attempt,
             runtime=lambda wc, attempt: 120 * attempt,
-        log:
-            "logs/train/seed{seed}.log",
-        conda:
-            "../envs/torch.yaml"
+        params:
+            model=cfg("model"),
+            train=cfg("train"),
+            # not an output: it must survive a killed job so the rerun resumes from it
+            checkpoint=lambda wc: f"results/checkpoints/seed{wc.seed}.pt",
         script:
             "../workflow/scripts/train_model.py"
-
 
 else:
     # Batched training: each job trains G seeds together, their weights stacked, and writes the
@@ -47,23 +48,23 @@ else:
                 model=expand("results/models/seed{seed}/model.pt", seed=_group),
                 steps=expand("results/models/seed{seed}/steps.tsv", seed=_group),
                 epochs=expand("results/models/seed{seed}/epochs.tsv", seed=_group),
-            params:
-                model=MODEL,
-                train=config["train"],
-                group_seeds=_group,
-                # not outputs: they must survive a killed job so the rerun resumes from them
-                checkpoints=expand("results/checkpoints/seed{seed}.pt", seed=_group),
+            log:
+                f"logs/train/group{_index}.log",
+            benchmark:
+                f"logs/benchmarks/train_group/{_index}.tsv"
+            conda:
+                "../envs/torch.yaml"
             threads: 4
             resources:
                 gpu=1,
                 mem_mb=lambda wc, attempt, n=len(_group): (4000 + 4000 * n) * attempt,
                 runtime=lambda wc, attempt, n=len(_group): 120 * n * attempt,
-            log:
-                f"logs/train/group{_index}.log",
-            conda:
-                "../envs/torch.yaml"
+            params:
+                model=cfg("model"),
+                train=cfg("train"),
+                # a slice of the seeds (train.models_per_job is in train)
+                group_seeds=cfg("seeds", combine=lambda s, g=_group: list(g)),
+                # not outputs: they must survive a killed job so the rerun resumes from them
+                checkpoints=expand("results/checkpoints/seed{seed}.pt", seed=_group),
             script:
                 "../workflow/scripts/train_group.py"
-
-
-FINAL_OUTPUTS.extend(expand("results/models/seed{seed}/model.pt", seed=SEEDS))

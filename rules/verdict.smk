@@ -2,18 +2,12 @@
 # clustering score (label permutation; untrained models through the same path), one-to-one
 # matching and head families, bootstrap stability, attention versus knockout effect and
 # archetypes, summarised in results/verdict/. Every random choice from config `statistics`.
-STATS = config["statistics"]
 UNTRAINED = "results/untrained"
 VERDICT = "results/verdict"
-VERDICT_CHUNKS = list(range(min(STATS["stability"]["n_chunks"], STATS["stability"]["n_bootstrap"])))
-AE_SETTINGS = {
-    k: AE[k] for k in ("first_width", "epochs", "batch_size", "lr", "seed", "validation_fraction")
-}
-VERDICT_HEADS = {"seeds": SEEDS, "n_layers": MODEL["n_layers"], "n_heads": MODEL["n_heads"]}
-
-
-def untrained_attention_files():
-    return expand(f"{UNTRAINED}/attention/seed{{seed}}.npy", seed=SEEDS)
+STABILITY = config["statistics"]["stability"]
+VERDICT_CHUNKS = list(range(min(STABILITY["n_chunks"], STABILITY["n_bootstrap"])))
+# the autoencoder settings that shape training (as train_autoencoder's)
+AE_SETTINGS = ("first_width", "epochs", "batch_size", "lr", "seed", "validation_fraction")
 
 
 # ---------------------------------------------------------------- the untrained baseline
@@ -35,21 +29,23 @@ rule untrained_baseline:
         metrics=f"{UNTRAINED}/autoencoder/metrics.json",
         codes=f"{UNTRAINED}/autoencoder/codes.npy",
         embedding=f"{UNTRAINED}/embedding/head_embedding.npy",
-    params:
-        seeds=SEEDS,
-        model=MODEL,
-        batch_size=config["capture"]["batch_size"],
-        settings=AE_SETTINGS,
-        mode=AE["head_embedding"],
+    log:
+        "logs/untrained/baseline.log",
+    benchmark:
+        "logs/benchmarks/untrained_baseline.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 60 * attempt,
-    log:
-        "logs/untrained/baseline.log",
-    conda:
-        "../envs/torch.yaml"
+    params:
+        seeds=cfg("seeds"),
+        model=cfg("model"),
+        batch_size=cfg("capture.batch_size"),
+        settings=cfg("autoencoder", only=AE_SETTINGS),
+        mode=cfg("autoencoder.head_embedding"),
     script:
         "../workflow/scripts/verdict_untrained.py"
 
@@ -61,16 +57,17 @@ rule untrained_knn_graph:
     output:
         distances=f"{UNTRAINED}/clustering/embedding_distances.npy",
         edges=f"{UNTRAINED}/clustering/knn_edges.tsv",
-    params:
-        k=CLUSTERING["k"],
-        edge_weights=CLUSTERING["edge_weights"],
     log:
         "logs/untrained/knn_graph.log",
-    resources:
-        mem_mb=2000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/untrained_knn_graph.tsv"
     conda:
         "../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        k=cfg("clustering.k"),
+        edge_weights=cfg("clustering.edge_weights"),
     script:
         "../workflow/scripts/knn_graph.py"
 
@@ -85,18 +82,20 @@ rule untrained_leiden_sweep:
         sweep=f"{UNTRAINED}/clustering/gamma_sweep.tsv",
         memberships=f"{UNTRAINED}/clustering/memberships.npy",
         clusters=f"{UNTRAINED}/clustering/clusters.tsv",
-    params:
-        n_gamma=CLUSTERING["n_gamma"],
-        gamma_range=CLUSTERING["gamma_range"],
-        n_iterations=CLUSTERING["n_iterations"],
-        seed=CLUSTERING["seed"],
     log:
         "logs/untrained/leiden_sweep.log",
+    benchmark:
+        "logs/benchmarks/untrained_leiden_sweep.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=lambda wc, attempt: 20 * attempt,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        n_gamma=cfg("clustering.n_gamma"),
+        gamma_range=cfg("clustering.gamma_range"),
+        n_iterations=cfg("clustering.n_iterations"),
+        seed=cfg("clustering.seed"),
     script:
         "../workflow/scripts/leiden_sweep.py"
 
@@ -108,15 +107,17 @@ rule untrained_attention_distance:
         heads="results/heads.tsv",
     output:
         f"{UNTRAINED}/distance/attention_distance.npy",
-    params:
-        **VERDICT_HEADS,
+    log:
+        "logs/untrained/attention_distance.log",
+    benchmark:
+        "logs/benchmarks/untrained_attention_distance.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=lambda wc, input, attempt: int(1000 + 6 * input.size_mb) * attempt,
         runtime=lambda wc, attempt: 10 * attempt,
-    log:
-        "logs/untrained/attention_distance.log",
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        **HEADS_PARAMS,
     script:
         "../workflow/scripts/attention_distance.py"
 
@@ -133,16 +134,18 @@ rule verdict_null:
     output:
         summary=f"{VERDICT}/null.json",
         null=f"{VERDICT}/null_f.tsv",
-    params:
-        n_permutations=STATS["n_permutations"],
-        seed=STATS["seed"],
     log:
         "logs/verdict/null.log",
+    benchmark:
+        "logs/benchmarks/verdict_null.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        n_permutations=cfg("statistics.n_permutations"),
+        seed=cfg("statistics.seed"),
     script:
         "../workflow/scripts/verdict_null.py"
 
@@ -159,17 +162,19 @@ rule verdict_matching:
         summary=f"{VERDICT}/matching.json",
         partners=f"{VERDICT}/matching_heads.tsv",
         families=f"{VERDICT}/families.tsv",
-    params:
-        n_permutations=STATS["n_permutations"],
-        seed=STATS["seed"],
-        matching=STATS["matching"],
     log:
         "logs/verdict/matching.log",
+    benchmark:
+        "logs/benchmarks/verdict_matching.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        n_permutations=cfg("statistics.n_permutations"),
+        seed=cfg("statistics.seed"),
+        matching=cfg("statistics.matching"),
     script:
         "../workflow/scripts/verdict_matching.py"
 
@@ -184,25 +189,29 @@ rule verdict_bootstrap:
         sweep="results/clustering/gamma_sweep.tsv",
     output:
         f"{VERDICT}/bootstrap/chunk{{chunk}}.npy",
-    params:
-        bottlenecks=BOTTLENECKS,
-        mode=AE["head_embedding"],
-        k=CLUSTERING["k"],
-        edge_weights=CLUSTERING["edge_weights"],
-        n_iterations=CLUSTERING["n_iterations"],
-        leiden_seed=CLUSTERING["seed"],
-        seed=STATS["seed"],
-        n_bootstrap=STATS["stability"]["n_bootstrap"],
-        n_chunks=len(VERDICT_CHUNKS),
-    wildcard_constraints:
-        chunk=r"\d+",
     log:
         "logs/verdict/bootstrap_chunk{chunk}.log",
+    benchmark:
+        "logs/benchmarks/verdict_bootstrap/{chunk}.tsv"
+    wildcard_constraints:
+        chunk=r"\d+",
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=lambda wc, input, attempt: int(1000 + 3 * input.size_mb) * attempt,
         runtime=lambda wc, attempt: 20 * attempt,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        bottlenecks=cfg("autoencoder.bottlenecks"),
+        mode=cfg("autoencoder.head_embedding"),
+        k=cfg("clustering.k"),
+        edge_weights=cfg("clustering.edge_weights"),
+        n_iterations=cfg("clustering.n_iterations"),
+        leiden_seed=cfg("clustering.seed"),
+        seed=cfg("statistics.seed"),
+        n_bootstrap=cfg("statistics.stability.n_bootstrap"),
+        n_chunks=cfg(
+            "statistics.stability.n_chunks", "statistics.stability.n_bootstrap", combine=min
+        ),
     script:
         "../workflow/scripts/verdict_bootstrap.py"
 
@@ -218,19 +227,21 @@ rule verdict_stability:
         summary=f"{VERDICT}/stability.json",
         consensus=f"{VERDICT}/consensus.npy",
         table=f"{VERDICT}/cluster_stability.tsv",
-    params:
-        k=CLUSTERING["k"],
-        edge_weights=CLUSTERING["edge_weights"],
-        n_iterations=CLUSTERING["n_iterations"],
-        leiden_seed=CLUSTERING["seed"],
-        n_leiden_seeds=STATS["stability"]["n_leiden_seeds"],
     log:
         "logs/verdict/stability.log",
+    benchmark:
+        "logs/benchmarks/verdict_stability.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        k=cfg("clustering.k"),
+        edge_weights=cfg("clustering.edge_weights"),
+        n_iterations=cfg("clustering.n_iterations"),
+        leiden_seed=cfg("clustering.seed"),
+        n_leiden_seeds=cfg("statistics.stability.n_leiden_seeds"),
     script:
         "../workflow/scripts/verdict_stability.py"
 
@@ -245,16 +256,18 @@ rule verdict_association:
     output:
         summary=f"{VERDICT}/association.json",
         clusters=f"{VERDICT}/knockout_clusters.tsv",
-    params:
-        n_permutations=STATS["n_permutations"],
-        seed=STATS["seed"],
     log:
         "logs/verdict/association.log",
+    benchmark:
+        "logs/benchmarks/verdict_association.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        n_permutations=cfg("statistics.n_permutations"),
+        seed=cfg("statistics.seed"),
     script:
         "../workflow/scripts/verdict_association.py"
 
@@ -268,16 +281,18 @@ rule verdict_archetypes:
     output:
         heads=f"{VERDICT}/head_archetypes.tsv",
         clusters=f"{VERDICT}/cluster_archetypes.tsv",
-    params:
-        **VERDICT_HEADS,
-        threshold=STATS["archetypes"]["threshold"],
     log:
         "logs/verdict/archetypes.log",
+    benchmark:
+        "logs/benchmarks/verdict_archetypes.tsv"
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=lambda wc, input, attempt: int(1000 + 3 * input.size_mb) * attempt,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        **HEADS_PARAMS,
+        threshold=cfg("statistics.archetypes.threshold"),
     script:
         "../workflow/scripts/verdict_archetypes.py"
 
@@ -299,18 +314,17 @@ rule verdict_summary:
         summary=f"{VERDICT}/summary.json",
         clusters=f"{VERDICT}/clusters.tsv",
         text=f"{VERDICT}/verdict.rst",
-    params:
-        alpha=STATS["alpha"],
-        matching=STATS["matching"],
-        n_permutations=STATS["n_permutations"],
-        seed=STATS["seed"],
     log:
         "logs/verdict/summary.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/verdict_summary.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        alpha=cfg("statistics.alpha"),
+        matching=cfg("statistics.matching"),
+        n_permutations=cfg("statistics.n_permutations"),
+        seed=cfg("statistics.seed"),
     script:
         "../workflow/scripts/verdict_summary.py"
 
@@ -331,9 +345,8 @@ rule plot_verdict_null:
         ),
     log:
         "logs/figures/verdict_null.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/plot_verdict_null.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -353,9 +366,8 @@ rule plot_verdict_consensus:
         ),
     log:
         "logs/figures/verdict_consensus.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/plot_verdict_consensus.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -376,21 +388,9 @@ rule plot_verdict_matching:
         ),
     log:
         "logs/figures/verdict_matching.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
+    benchmark:
+        "logs/benchmarks/plot_verdict_matching.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
         "../workflow/scripts/plot_verdict_matching.py"
-
-
-FINAL_OUTPUTS.extend(
-    [
-        f"{VERDICT}/summary.json",
-        f"{VERDICT}/clusters.tsv",
-        "results/figures/verdict_null.png",
-        "results/figures/verdict_consensus.png",
-        "results/figures/verdict_matching.png",
-    ]
-)

@@ -30,39 +30,24 @@ from pathlib import Path
 
 before = set(sys.modules)
 from snakemake.api import SnakemakeApi
-from snakemake.settings.types import (
-    ConfigSettings, OutputSettings, Quietness, ResourceSettings, StorageSettings,
-)
+from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings
 
 snakemake_modules = set(sys.modules)
 repo, configfile, workdir = map(Path, sys.argv[1:4])
+# imported after the snapshot: whatever it imports counts as imported by the parse (stricter)
+sys.path.insert(0, str(repo / "src"))
+from phrenology.provenance import snakemake_dag
+
 t0 = time.perf_counter()
-with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-    wapi = api.workflow(
-        resource_settings=ResourceSettings(),
-        config_settings=ConfigSettings(configfiles=[configfile]),
-        storage_settings=StorageSettings(),
-        snakefile=repo / "Snakefile",
-        workdir=workdir,
-    )
-    wf = wapi._workflow  # parsing happens here
-    parse_seconds = time.perf_counter() - t0
-    rules = []
-    for r in wf.rules:
-        base = Path(r.snakefile).parent
-        gpu = r.resources.get("gpu")
-        gpu = getattr(gpu, "value", gpu)
-        rules.append({
-            "name": r.name,
-            "snakefile": str(r.snakefile),
-            "script": str((base / r.script).resolve()) if r.script else None,
-            "conda": str((base / r.conda_env).resolve()) if isinstance(r.conda_env, str) else r.conda_env,
-            "local": r.norun or r.name in wf._localrules,
-            "gpu": gpu if gpu is None or isinstance(gpu, (int, str)) else "<function>",
-        })
+rules, _ = snakemake_dag.load(repo / "Snakefile", workdir, [configfile], dag=False)
+parse_seconds = time.perf_counter() - t0
 parse_imports = sorted({m.split(".")[0] for m in set(sys.modules) - snakemake_modules})
 print(json.dumps({
-    "rules": rules,
+    "rules": [
+        {"name": r.name, "snakefile": r.snakefile, "script": r.script, "conda": r.conda,
+         "local": r.local, "gpu": r.gpu}
+        for r in rules
+    ],
     "parse_imports": parse_imports,
     "parse_seconds": parse_seconds,
     "env": {k: os.environ.get(k) for k in ("NLTK_DATA", "TIKTOKEN_CACHE_DIR", "PYTHONPATH")},

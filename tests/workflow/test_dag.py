@@ -54,6 +54,22 @@ def test_quick_dag_produces_the_backbone_outputs(quick_dag, quick_config):
     assert not list((quick_dag / "results" / "checkpoints").glob("*.pt"))  # removed when done
 
 
+def test_every_job_leaves_its_benchmark_file(quick_dag, quick_config):
+    """Snakemake's benchmark: files, one per job, under logs/benchmarks/ (not results/)."""
+    if os.environ.get("PHRENOLOGY_QUICK_RESULTS"):
+        pytest.skip("the reused run brought results/ only, not logs/")
+    bench = quick_dag / "logs" / "benchmarks"
+    expected = {f"train_model/seed{s}.tsv" for s in quick_config["seeds"]}
+    expected |= {f"capture_attention/seed{s}.tsv" for s in quick_config["seeds"]}
+    expected |= {f"train_autoencoder/k{k}.tsv" for k in quick_config["autoencoder"]["bottlenecks"]}
+    expected |= {"prepare_corpus.tsv", "knn_graph.tsv", "plot_knockout_pca.tsv"}
+    found = {str(p.relative_to(bench)) for p in bench.rglob("*.tsv")}
+    assert expected <= found, sorted(expected - found)
+    table = pd.read_csv(bench / "knn_graph.tsv", sep="\t")
+    assert {"s", "max_rss"} <= set(table.columns) and len(table) == 1
+    assert not (quick_dag / "results" / "benchmarks").exists()
+
+
 def test_second_run_runs_nothing(quick_dag):
     proc = run_snakemake(quick_dag, "--cores", "2")
     assert "Nothing to be done" in proc.stdout + proc.stderr

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from phrenology.provenance import dvc
+from phrenology.pipeline.config import config_param
+from phrenology.provenance import dvc, snakemake_dag
 from phrenology.provenance.dvc import DvcSyncError, JobSpec
 
 from conftest import GIT_ID, REPO, run_in, snakemake_cmd
@@ -136,29 +137,48 @@ def test_the_paper_config_generates_too():
     assert doc["vars"] == [{"config": "config/config.yaml"}]
 
 
-def job(rule: str, **params) -> JobSpec:
-    return JobSpec(rule, (), (), ((None, "results/x"),), params, None, None, (), ("results/x",))
+def rule(name: str, **params) -> snakemake_dag.RuleInfo:
+    """A rule as snakemake_dag reads it: ``params`` are its own items (cfg(...) or functions)."""
+    return snakemake_dag.RuleInfo(
+        name, "rules/x.smk", None, None, None, False, None, (), ("results/x",), params
+    )
+
+
+def job(r: snakemake_dag.RuleInfo) -> JobSpec:
+    values = {n: getattr(p, "value", None) for n, p in r.params.items()}
+    return dvc._job_spec(
+        snakemake_dag.JobInfo(r.name, (), (), ((None, "results/x"),), values), r, REPO
+    )
 
 
 def test_a_param_without_a_config_key_is_an_error():
     config = {"clustering": {"k": 3}}
-    assert dvc.param_keys(job("knn_graph", k=3), config) == ["clustering.k"]
-    with pytest.raises(DvcSyncError, match="param 'extra' is not mapped"):
-        dvc.param_keys(job("knn_graph", k=3, extra=1), config)
-    with pytest.raises(DvcSyncError, match=r"param 'k' = 4 but config 'clustering.k' = 3"):
-        dvc.param_keys(job("knn_graph", k=4), config)
+    k = config_param(config, ("clustering.k",))
+    assert dvc.param_keys(job(rule("knn_graph", k=k)), config) == ["clustering.k"]
+    with pytest.raises(DvcSyncError, match=r"param 'extra' = 1 is a plain value.*cfg\("):
+        job(rule("knn_graph", k=k, extra=1))
+    # a function of the wildcards (a path) is not from the config
+    path = rule("knn_graph", k=k, path=lambda wc: "results/x")
+    assert dvc.param_keys(job(path), config) == ["clustering.k"]
+    # a key the config file lacks (the rule read it from Snakemake's merged config)
+    with pytest.raises(DvcSyncError, match=r"config key 'clustering\.k' is not in the config"):
+        dvc.param_keys(job(rule("knn_graph", k=k)), {"clustering": {}})
 
 
 def test_a_dict_param_from_a_config_section_becomes_its_keys():
     config = {"autoencoder": {"epochs": 2, "lr": 0.1, "bottlenecks": [2]}}
-    keys = dvc.param_keys(job("train_autoencoder", settings={"epochs": 2}, bottleneck=2), config)
+    settings = config_param(config, ("autoencoder",), only=("epochs",))
+    assert settings.value == {"epochs": 2}
+    r = rule("train_autoencoder", settings=settings, bottleneck=lambda wc: int(wc.bottleneck))
+    keys = dvc.param_keys(job(r), config)
     assert keys == ["autoencoder.epochs"]
 
 
 def test_code_deps_follow_imports_but_not_bookkeeping():
     deps = dvc.code_deps("workflow/scripts/leiden_sweep.py", REPO)
     assert deps[0] == "workflow/scripts/leiden_sweep.py"
-    science = {"leiden.py", "io.py", "heads.py", "cluster_scores.py"}
+    # leiden and cluster_scores live in analysis/clustering.py since the re-layout
+    science = {"analysis/clustering.py", "pipeline/io.py", "analysis/heads.py"}
     assert {f"src/phrenology/{m}" for m in science} <= set(deps)
     assert not {"src/phrenology/pipeline/jobs.py", "src/phrenology/provenance/records.py"} & set(
         deps

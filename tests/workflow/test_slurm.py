@@ -69,6 +69,19 @@ def test_profile_settings():
     assert {"runtime", "mem_mb", "cpus_per_task", "slurm_account", "slurm_partition"} <= set(
         defaults
     )
+    # the small job most rules are; rules state only what differs (next test)
+    assert (defaults["mem_mb"], defaults["runtime"]) == (1000, 5)
+
+
+def test_rules_state_only_resources_that_differ_from_the_defaults():
+    defaults = load_profile()["default-resources"]
+    restated = [
+        f"{path.name}: {m.group(0)}"
+        for path in sorted((REPO / "rules").glob("*.smk"))
+        for name in ("mem_mb", "runtime")
+        for m in re.finditer(rf"\b{name}\s*=\s*{defaults[name]}\s*,", path.read_text())
+    ]
+    assert not restated, f"rules restate the profile's default-resources: {restated}"
 
 
 def test_every_gpu_rule_is_in_the_profile_gpu_block():

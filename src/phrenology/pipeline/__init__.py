@@ -1,1 +1,2 @@
-"""Pipeline plumbing: config validation, checked I/O, errors, the Snakemake job wrapper, the CLI."""
+"""Pipeline plumbing: config validation, checked I/O, errors, the Snakemake job wrapper and its
+environment, the CLI."""

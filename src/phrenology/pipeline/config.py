@@ -283,3 +283,63 @@ def config_hash(subset: Any) -> str:
     """Stable sha256 of a JSON-able config subset (key order does not matter)."""
     blob = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- rule params from the config
+
+
+class ConfigParam:
+    """A rule param read from the config that says which keys it was read from.
+
+    Made by ``cfg(...)`` in rules/common.smk (``params: k=cfg("clustering.k")``). It is a
+    Snakemake params function of the wildcards only: each job gets the plain value, so
+    scripts and provenance records see what they saw before, while the rule keeps this
+    object and :mod:`phrenology.provenance.dvc` reads :attr:`config_keys` from it. The
+    params of dvc.yaml thus follow the rules: no second list to keep in step.
+    """
+
+    __slots__ = ("config_keys", "value")
+
+    def __init__(self, config_keys: tuple[str, ...], value: Any) -> None:
+        self.config_keys = config_keys
+        self.value = value
+
+    def __call__(self, wildcards: Any) -> Any:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"cfg({', '.join(map(repr, self.config_keys))}) = {self.value!r}"
+
+
+def config_value(cfg: Mapping[str, Any], key: str) -> Any:
+    """The value at a dotted key (``"clustering.k"``); ConfigError naming it if absent."""
+    node: Any = cfg
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise ConfigError(key, "no such key in the config (read by a rule's params)")
+        node = node[part]
+    return node
+
+
+def config_param(
+    cfg: Mapping[str, Any],
+    keys: tuple[str, ...],
+    combine: Any = None,
+    only: tuple[str, ...] | None = None,
+) -> ConfigParam:
+    """A :class:`ConfigParam` for ``keys``: the value at the one key, ``combine`` of the
+    values at several (``heads_per_model``), or with ``only`` the named entries of the
+    one section (each ``section.entry`` then counts as a key of its own)."""
+    if not keys:
+        raise ValueError("cfg() needs at least one config key")
+    if only is not None:
+        if len(keys) != 1 or combine is not None:
+            raise ValueError("cfg(section, only=...) takes one section and no combine")
+        entries = {k: config_value(cfg, f"{keys[0]}.{k}") for k in only}
+        return ConfigParam(tuple(f"{keys[0]}.{k}" for k in only), entries)
+    values = [config_value(cfg, k) for k in keys]
+    if combine is None:
+        if len(keys) != 1:
+            raise ValueError(f"cfg{keys}: several keys need combine= to make one value")
+        return ConfigParam(tuple(keys), values[0])
+    return ConfigParam(tuple(keys), combine(*values))

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from phrenology.pipeline.errors import PhrenologyError
+from phrenology.provenance import snakemake_dag
 from phrenology.provenance.records import (
     SNAKEFILE_DEFAULTS,
     iter_records,
-    named_values,
     output_of,
     params_hash,
     sha256_path,
@@ -88,18 +88,11 @@ def workflow_params(
 ) -> dict[str, dict[str, Any]]:
     """Params each target's job would get now: output path → params (as records store them).
 
-    Builds Snakemake's DAG for ``targets`` in-process with the given config (no
-    job runs, nothing is written but Snakemake's ``.snakemake/`` bookkeeping).
+    Builds Snakemake's DAG for ``targets`` in-process with the given config
+    (:mod:`phrenology.provenance.snakemake_dag`: no job runs, nothing is written but
+    Snakemake's ``.snakemake/`` bookkeeping); a target no rule makes is left out.
     """
-    from snakemake.api import SnakemakeApi
     from snakemake.cli import parse_config
-    from snakemake.settings.types import (
-        ConfigSettings,
-        DAGSettings,
-        OutputSettings,
-        Quietness,
-        ResourceSettings,
-    )
 
     snakefile = source.snakefile or next(
         (str(workdir / c) for c in SNAKEFILE_DEFAULTS if (workdir / c).is_file()), None
@@ -112,46 +105,17 @@ def workflow_params(
     for c in source.configfiles:
         if not Path(c).is_file():
             raise AuditError(f"config file {c} does not exist; pass --configfile")
-    found: dict[str, dict[str, Any]] = {}
-    cwd = os.getcwd()
     try:
-        config = ConfigSettings(
-            configfiles=[Path(c) for c in source.configfiles],
-            config=parse_config(list(source.overrides)) if source.overrides else {},
+        overrides = parse_config(list(source.overrides)) if source.overrides else {}
+        _, jobs = snakemake_dag.load(
+            snakefile, workdir, source.configfiles, overrides, targets=set(targets)
         )
-        with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-            wf = api.workflow(
-                resource_settings=ResourceSettings(),
-                config_settings=config,
-                snakefile=Path(snakefile),
-                workdir=workdir.resolve(),
-            )
-            # Snakemake's API builds a DAG only to run or summarise it; its jobs' params
-            # are what we need, so reach for the internal workflow (Snakemake 9).
-            rules = wf._workflow.rules
-            # a file no rule makes any more would abort the whole DAG: leave it out (reported)
-            makeable = {t for t in targets if any(r.is_producer(t) for r in rules)}
-            if not makeable:
-                return found
-            workflow = wf.dag(DAGSettings(targets=makeable)).workflow_api._workflow
-            workflow._prepare_dag(
-                forceall=False, ignore_incomplete=True, lock_warn_only=True, nolock=True
-            )
-            workflow._build_dag()
-            for job in workflow.dag.jobs:
-                params = named_values(job.params)
-                for out in job.output:
-                    found[os.path.normpath(str(out))] = params
-    except PhrenologyError:
-        raise
-    except Exception as e:
+    except (snakemake_dag.SnakemakeDagError, ValueError) as e:
         raise AuditError(
             f"Snakemake could not evaluate {snakefile} with {source.describe()}: "
-            f"{type(e).__name__}: {e}; pass --no-config to check files only"
+            f"{e}; pass --no-config to check files only"
         ) from e
-    finally:
-        os.chdir(cwd)
-    return found
+    return {os.path.normpath(path): job.params for job in jobs for _, path in job.outputs}
 
 
 def params_diff(old: Any, new: Any, prefix: str = "") -> list[str]:

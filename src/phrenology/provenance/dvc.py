@@ -14,8 +14,8 @@ reruns exactly the jobs whose inputs, config keys or code changed, ``dvc push`` 
   ``dvc checkout`` may look newer than what was made from it).
 * **deps**: the job's input files, its script and the package modules the script
   imports (transitively), without the bookkeeping modules that only log and record.
-* **params**: the keys of the config file that the rule's ``params:`` come from
-  (:data:`PARAM_KEYS`): editing ``clustering.k`` reruns ``knn_graph`` and what follows
+* **params**: the keys of the config file that the rule's ``params:`` read, as each
+  ``cfg("key")`` of rules/*.smk records them (:func:`_config_keys`): editing ``clustering.k`` reruns ``knn_graph`` and what follows
   from its outputs, never training; adding a seed adds stages for that seed only.
 * **outs**: every output and its provenance record ``<output>.prov.json``, with
   ``persist: true``: DVC must not delete what Snakemake owns before a stage runs (a
@@ -51,7 +51,8 @@ import yaml
 
 from phrenology.pipeline.errors import PhrenologyError
 from phrenology.pipeline.io import atomic_path
-from phrenology.provenance.records import SUFFIX, named_values
+from phrenology.provenance import snakemake_dag
+from phrenology.provenance.records import SUFFIX
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_CONFIG = "config/quick.yaml"
@@ -60,145 +61,6 @@ DVC_YAML = "dvc.yaml"
 
 class DvcSyncError(PhrenologyError):
     """dvc.yaml cannot be generated, or does not match the workflow."""
-
-
-# ---------------------------------------------------------------- params → config keys
-
-# Where each rule's Snakemake params come from in the config file. A string is a config
-# key whose value the param must equal (a dict param may be a subset of a config
-# section: each of its keys becomes a DVC param); a tuple lists the keys a derived value
-# is computed from; None marks a param that does not come from the config (a path, a
-# wildcard). "*" applies to every rule that does not say otherwise. Generation fails on
-# any param not listed here, and on a value that differs from its key's: a new param must
-# be mapped before dvc.yaml can be regenerated.
-PARAM_KEYS: dict[str, dict[str, str | tuple[str, ...] | None]] = {
-    "*": {
-        "seeds": "seeds",
-        "n_layers": "model.n_layers",
-        "n_heads": "model.n_heads",
-        "n_ctx": "model.n_ctx",
-        "heads_per_model": ("model.n_layers", "model.n_heads"),
-        "tokenizer": "corpus.tokenizer",
-    },
-    "prepare_corpus": {"corpus": "corpus"},
-    "sample_prompts": {"n_prompts": "capture.n_prompts", "seed": "capture.prompt_seed"},
-    "train_model": {"model": "model", "train": "train", "checkpoint": None},
-    # train.models_per_job > 1: rules train_group_0, train_group_1, ... (see RULE_FAMILIES)
-    "train_group": {
-        "model": "model",
-        "train": "train",
-        "group_seeds": ("seeds",),  # a slice of seeds; train.models_per_job is in train
-        "checkpoints": None,
-    },
-    "capture_attention": {"batch_size": "capture.batch_size"},
-    "plot_attention_distance": {"n_prompts": "capture.n_prompts"},
-    "project_heads": {"projection": "analysis.projection"},
-    "plot_projections": {"projection": "analysis.projection"},
-    "pca_components": {"n_components": "analysis.components.n_components"},
-    "plot_pca_components": {
-        "n_prompts_shown": "analysis.components.n_prompts_shown",
-        "token_component": "analysis.components.token_component",
-    },
-    "first_token_pca": {"n_prompts": "analysis.first_token.n_prompts"},
-    "plot_first_token": {"n_heads_total": ("seeds", "model.n_layers", "model.n_heads")},
-    "train_autoencoder": {"bottleneck": None, "settings": "autoencoder"},
-    "head_embedding": {
-        "bottlenecks": "autoencoder.bottlenecks",
-        "mode": "autoencoder.head_embedding",
-    },
-    "pair_importance": {
-        "bottlenecks": "autoencoder.bottlenecks",
-        "perturbation": "autoencoder.perturbation",
-    },
-    "knn_graph": {"k": "clustering.k", "edge_weights": "clustering.edge_weights"},
-    "umap_layout": {"umap": "clustering.umap", "seed": "clustering.seed"},
-    "leiden_sweep": {
-        "n_gamma": "clustering.n_gamma",
-        "gamma_range": "clustering.gamma_range",
-        "n_iterations": "clustering.n_iterations",
-        "seed": "clustering.seed",
-    },
-    "plot_fig03": {"k": "clustering.k"},
-    "knockout_single_head": {
-        "prompt": "knockout.prompt",
-        "seed": "knockout.model_seed",
-        "layer": "knockout.layer",
-        "head": "knockout.head",
-    },
-    "knockout_cluster": {
-        "prompt": "knockout.prompt",
-        "cluster": "knockout.cluster",
-        "seed": "knockout.model_seed",
-        "layer": "knockout.layer",
-        "head": "knockout.head",
-    },
-    "knockout_pca": {
-        "n_prompts": "knockout.n_prompts",
-        "prompt_seed": "knockout.prompt_seed",
-        "batch_size": "knockout.batch_size",
-    },
-    "plot_knockout_single": {"n_labels": "knockout.n_labels"},
-    "plot_knockout_cluster": {"n_labels": "knockout.n_labels"},
-    # the verdict (rules/verdict.smk)
-    "untrained_baseline": {
-        "model": "model",
-        "batch_size": "capture.batch_size",
-        "settings": "autoencoder",
-        "mode": "autoencoder.head_embedding",
-    },
-    "untrained_knn_graph": {"k": "clustering.k", "edge_weights": "clustering.edge_weights"},
-    "untrained_leiden_sweep": {
-        "n_gamma": "clustering.n_gamma",
-        "gamma_range": "clustering.gamma_range",
-        "n_iterations": "clustering.n_iterations",
-        "seed": "clustering.seed",
-    },
-    "verdict_null": {"n_permutations": "statistics.n_permutations", "seed": "statistics.seed"},
-    "verdict_matching": {
-        "n_permutations": "statistics.n_permutations",
-        "seed": "statistics.seed",
-        "matching": "statistics.matching",
-    },
-    "verdict_bootstrap": {
-        "bottlenecks": "autoencoder.bottlenecks",
-        "mode": "autoencoder.head_embedding",
-        "k": "clustering.k",
-        "edge_weights": "clustering.edge_weights",
-        "n_iterations": "clustering.n_iterations",
-        "leiden_seed": "clustering.seed",
-        "seed": "statistics.seed",
-        "n_bootstrap": "statistics.stability.n_bootstrap",
-        "n_chunks": ("statistics.stability.n_chunks", "statistics.stability.n_bootstrap"),
-    },
-    "verdict_stability": {
-        "k": "clustering.k",
-        "edge_weights": "clustering.edge_weights",
-        "n_iterations": "clustering.n_iterations",
-        "leiden_seed": "clustering.seed",
-        "n_leiden_seeds": "statistics.stability.n_leiden_seeds",
-    },
-    "verdict_association": {
-        "n_permutations": "statistics.n_permutations",
-        "seed": "statistics.seed",
-    },
-    "verdict_archetypes": {"threshold": "statistics.archetypes.threshold"},
-    "verdict_summary": {
-        "alpha": "statistics.alpha",
-        "matching": "statistics.matching",
-        "n_permutations": "statistics.n_permutations",
-        "seed": "statistics.seed",
-    },
-}
-
-# Rules defined in a loop, one per job (``train_group_<i>``): PARAM_KEYS are the family's, and
-# they stand in for the per-seed rule in PLOTS when that rule is absent.
-RULE_FAMILIES = {"train_group": "train_model"}
-
-
-def rule_family(rule: str) -> str:
-    """``train_group_3`` → ``train_group``; any other rule name is its own family."""
-    base, _, index = rule.rpartition("_")
-    return base if index.isdigit() and base in RULE_FAMILIES else rule
 
 
 # Package modules that decide how a job logs, fails and records itself, not what it computes:
@@ -210,6 +72,7 @@ BOOKKEEPING_MODULES = frozenset(
         "phrenology.pipeline",
         "phrenology.pipeline.jobs",
         "phrenology.pipeline.errors",
+        "phrenology.provenance",
         "phrenology.provenance.records",
     }
 )
@@ -283,15 +146,7 @@ class JobSpec:
     doc: str | None
     input_patterns: tuple[str, ...]
     output_patterns: tuple[str, ...]
-
-
-def _names(container: Any) -> list[tuple[str | None, str]]:
-    """(name, path) per file of a Snakemake Namedlist of files."""
-    names: dict[int, str] = {}
-    for name, (start, end) in container._names.items():
-        for i in range(start, end if end is not None else start + 1):
-            names[i] = name
-    return [(names.get(i), str(f)) for i, f in enumerate(container)]
+    config_keys: dict[str, tuple[str, ...] | None]  # param → keys it reads (None: not config)
 
 
 def workflow_jobs(configfile: str | os.PathLike, repo: str | os.PathLike = REPO) -> list[JobSpec]:
@@ -299,63 +154,53 @@ def workflow_jobs(configfile: str | os.PathLike, repo: str | os.PathLike = REPO)
 
     The DAG is built in a scratch working directory, so existing results play no part.
     """
-    from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import (
-        ConfigSettings,
-        DAGSettings,
-        OutputSettings,
-        Quietness,
-        ResourceSettings,
-    )
-
     repo = Path(repo).resolve()
     config_path = (repo / configfile).resolve()
     if not config_path.is_file():
         raise DvcSyncError(f"config file {configfile} does not exist")
-    cwd = os.getcwd()
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-                wf = api.workflow(
-                    resource_settings=ResourceSettings(),
-                    config_settings=ConfigSettings(configfiles=[config_path]),
-                    snakefile=repo / "Snakefile",
-                    workdir=Path(scratch),
-                )
-                workflow = wf.dag(DAGSettings()).workflow_api._workflow
-                workflow._prepare_dag(
-                    forceall=False, ignore_incomplete=True, lock_warn_only=True, nolock=True
-                )
-                workflow._build_dag()
-                order = {name: i for i, name in enumerate(r.name for r in workflow.rules)}
-                jobs = [_job_spec(job, repo) for job in workflow.dag.jobs if job.output]
-    except PhrenologyError:
-        raise
-    except Exception as e:  # Snakemake's own errors: a bad config, a broken rule
+            rules, jobs = snakemake_dag.load(repo / "Snakefile", scratch, [config_path])
+    except snakemake_dag.SnakemakeDagError as e:
         raise DvcSyncError(f"Snakemake could not build the DAG with {configfile}: {e}") from e
-    finally:
-        os.chdir(cwd)
-    return sorted(jobs, key=lambda j: (order[j.rule], [_natural(v) for _, v in j.wildcards]))
+    by_name = {r.name: r for r in rules}
+    order = {r.name: i for i, r in enumerate(rules)}
+    specs = [_job_spec(job, by_name[job.rule], repo) for job in jobs if job.outputs]
+    return sorted(specs, key=lambda j: (order[j.rule], [_natural(v) for _, v in j.wildcards]))
 
 
-def _job_spec(job: Any, repo: Path) -> JobSpec:
-    rule = job.rule
-    script = None
-    if rule.script:
-        # rule.basedir: the folder of the .smk file (a Snakemake SourceFile; str() is its path)
-        script = os.path.relpath(
-            os.path.normpath(os.path.join(str(rule.basedir), rule.script)), repo
-        )
+def _job_spec(job: snakemake_dag.JobInfo, rule: snakemake_dag.RuleInfo, repo: Path) -> JobSpec:
     return JobSpec(
-        rule=rule.name,
-        wildcards=tuple((k, str(v)) for k, v in job.wildcards.items()),
-        inputs=tuple(dict.fromkeys(str(f) for f in job.input)),
-        outputs=tuple(_names(job.output)),
-        params=named_values(job.params),
-        script=script,
-        doc=" ".join(rule.docstring.split()) if rule.docstring else None,
-        input_patterns=tuple(str(f) for f in rule.input if isinstance(f, str)),
-        output_patterns=tuple(str(f) for f in rule.output),
+        rule=job.rule,
+        wildcards=job.wildcards,
+        inputs=job.inputs,
+        outputs=job.outputs,
+        params=job.params,
+        script=os.path.relpath(rule.script, repo) if rule.script else None,
+        doc=rule.doc,
+        input_patterns=rule.input_patterns,
+        output_patterns=rule.output_patterns,
+        config_keys={name: _config_keys(rule, name) for name in job.params},
+    )
+
+
+def _config_keys(rule: snakemake_dag.RuleInfo, name: str) -> tuple[str, ...] | None:
+    """The config keys a rule's param reads, from the ``cfg(...)`` that made it (rules/*.smk).
+
+    A function of the wildcards is not from the config (a path, a wildcard's value); a
+    plain value is refused: it may well come from the config, and dvc.yaml would not know.
+    """
+    item = rule.params.get(name)
+    keys = getattr(item, "config_keys", None)
+    if keys is not None:
+        return tuple(keys)
+    if callable(item):
+        return None
+    raise DvcSyncError(
+        f"rule {rule.name}: param '{name}' = {item!r} is a plain value; write it as "
+        f'{name}=cfg("<config key>") in {os.path.basename(rule.snakefile)} so dvc.yaml knows '
+        "which config key it comes from (or as a function of the wildcards if it is not "
+        "from the config)"
     )
 
 
@@ -366,48 +211,20 @@ def _natural(s: str) -> tuple[int, Any]:
 # ---------------------------------------------------------------- params and code deps
 
 
-def _lookup(config: dict[str, Any], key: str) -> Any:
+def _lookup(config: dict[str, Any], key: str, rule: str) -> Any:
     node: Any = config
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
-            raise DvcSyncError(f"config key '{key}' does not exist (PARAM_KEYS in {__name__})")
+            raise DvcSyncError(f"rule {rule}: config key '{key}' is not in the config file")
         node = node[part]
     return node
 
 
 def param_keys(job: JobSpec, config: dict[str, Any]) -> list[str]:
-    """The config keys (dotted) a job's params come from, checked against their values."""
-    rule_map = PARAM_KEYS.get(rule_family(job.rule), {})
-    keys: list[str] = []
-    for name, value in job.params.items():
-        source = rule_map[name] if name in rule_map else PARAM_KEYS["*"].get(name, ...)
-        if source is ...:
-            raise DvcSyncError(
-                f"rule {job.rule}: param '{name}' is not mapped to a config key; add it to "
-                f"PARAM_KEYS in {__name__} (None if it does not come from the config)"
-            )
-        if source is None:
-            continue
-        if isinstance(source, tuple):
-            for key in source:
-                _lookup(config, key)
-            keys.extend(source)
-            continue
-        expected = _lookup(config, source)
-        subset = isinstance(value, dict) and isinstance(expected, dict) and value
-        if subset and set(value) < set(expected):  # a dict param drawn from a config section
-            if any(value[k] != expected[k] for k in value):
-                raise DvcSyncError(f"rule {job.rule}: param '{name}' differs from '{source}'")
-            keys.extend(f"{source}.{k}" for k in value)
-        elif json.dumps(value, sort_keys=True) != json.dumps(
-            expected, sort_keys=True, default=list
-        ):
-            raise DvcSyncError(
-                f"rule {job.rule}: param '{name}' = {value!r} but config '{source}' = "
-                f"{expected!r}; fix PARAM_KEYS in {__name__}"
-            )
-        else:
-            keys.append(source)
+    """The config keys (dotted) a job's params come from, each checked to be in the file."""
+    keys = [k for ks in job.config_keys.values() if ks for k in ks]
+    for key in keys:
+        _lookup(config, key, job.rule)
     return sorted(set(keys))
 
 
@@ -595,6 +412,17 @@ def build(configfile: str, repo: str | os.PathLike = REPO) -> dict[str, Any]:
         "metrics": _metrics(by_rule),
         "plots": _plots(by_rule),
     }
+
+
+# Rules defined in a loop, one per job (``train_group_<i>``, train.models_per_job > 1): they
+# stand in for the per-seed rule in PLOTS when that rule is absent.
+RULE_FAMILIES = {"train_group": "train_model"}
+
+
+def rule_family(rule: str) -> str:
+    """``train_group_3`` → ``train_group``; any other rule name is its own family."""
+    base, _, index = rule.rpartition("_")
+    return base if index.isdigit() and base in RULE_FAMILIES else rule
 
 
 def _outputs(job: JobSpec, name: str) -> list[str]:

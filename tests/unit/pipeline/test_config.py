@@ -5,6 +5,7 @@ import pytest
 from phrenology.pipeline.config import (
     check_consistency,
     config_hash,
+    config_param,
     load_config,
     n_heads_total,
     validate_config,
@@ -99,3 +100,17 @@ def test_config_hash_ignores_key_order():
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_config_param_is_the_value_and_remembers_its_keys():
+    config = {"clustering": {"k": 3}, "model": {"n_layers": 2, "n_heads": 4}}
+    k = config_param(config, ("clustering.k",))
+    assert k.config_keys == ("clustering.k",) and k(None) == 3  # Snakemake calls it per job
+    heads = config_param(config, ("model.n_layers", "model.n_heads"), combine=lambda a, b: a * b)
+    assert heads(None) == 8 and heads.config_keys == ("model.n_layers", "model.n_heads")
+    some = config_param(config, ("model",), only=("n_heads",))
+    assert some(None) == {"n_heads": 4} and some.config_keys == ("model.n_heads",)
+    with pytest.raises(ConfigError, match=r"'clustering\.gamma'"):
+        config_param(config, ("clustering.gamma",))
+    with pytest.raises(ValueError, match="combine"):
+        config_param(config, ("model.n_layers", "model.n_heads"))
