@@ -40,7 +40,6 @@ onstart:
 
 
 SEEDS = config["seeds"]
-MODEL = config["model"]
 
 
 def cfg(*keys, combine=None, only=None):
