@@ -252,7 +252,10 @@ def test_editing_k_reruns_clustering_and_what_follows_only(project):
     assert re.search(r"^  k: 3$", text, re.M)
     config.write_text(re.sub(r"^  k: 3$", "  k: 4", text, flags=re.M))
     status = json.loads(run_in(project, "dvc", "status", "--json").stdout)
-    assert set(status) == {"knn_graph", "plot_fig03"}  # the stages whose params hold k
+    # the stages whose params hold k: Figs. 2-3 and the verdict's re-clusterings
+    verdict_k = {"untrained_knn_graph", "verdict_stability"}
+    verdict_k |= {s for s in status if s.startswith("verdict_bootstrap@")}
+    assert set(status) == {"knn_graph", "plot_fig03", *verdict_k}
 
     out = run_in(project, "python", "-m", "phrenology", "dvc", "repro").stdout  # = make repro
     ran = ran_stages(out)
@@ -262,6 +265,8 @@ def test_editing_k_reruns_clustering_and_what_follows_only(project):
     as_sets = {n: {"deps": set(s.get("deps", [])), "outs": set(dvc.stage_outs(s))}
                for n, s in stages.items()}  # fmt: skip
     allowed = {"knn_graph", "plot_fig03", *downstream("knn_graph", as_sets)}
+    for stage in verdict_k:
+        allowed |= {stage, *downstream(stage, as_sets)}
     assert {"knn_graph", "leiden_sweep", "plot_fig03", "plot_fig04"} <= set(ran)
     assert set(ran) <= allowed, f"reran beyond clustering: {set(ran) - allowed}"
     assert not [s for s in ran if s.startswith(("train_", "capture_", "prepare_", "sample_"))]
