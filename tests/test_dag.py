@@ -143,3 +143,40 @@ def test_dvc_sync_builds_the_batched_dag(tmp_path, paper_config):
     assert len(outs) == 9 * 3 * 2  # model, steps, epochs per seed, each with its record
     steps_plot = next(p["training_loss"] for p in doc["plots"] if "training_loss" in p)
     assert len(steps_plot["y"]) == 9
+
+
+def test_a_batched_training_job_writes_the_per_seed_files_of_the_per_seed_jobs(
+    tmp_path, config_override
+):
+    """The same three seeds trained by three train_model jobs and by one train_group_0 job
+    (models_per_job 3): the same files, models that reload in TransformerLens, held-out losses
+    equal to float rounding (docs/batched.md), and no checkpoint left behind."""
+    import shutil
+
+    import torch
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    small = {"n_windows": 640, "n_heldout_windows": 64, "checkpoint_every": 5}
+    targets = [f"results/models/seed{s}/model.pt" for s in (990, 991, 992)]
+    per_seed, batched = tmp_path / "per_seed", tmp_path / "batched"
+    per_seed.mkdir()
+    run_snakemake(per_seed, "--cores", "2", *targets,
+                  configfile=config_override({"train": small}))  # fmt: skip
+    shutil.copytree(per_seed / "results" / "corpus", batched / "results" / "corpus")
+    cfg = config_override({"train": {**small, "models_per_job": 3}})
+    proc = run_snakemake(batched, "--cores", "2", *targets, configfile=cfg)
+    assert "train_group_0" in proc.stdout + proc.stderr
+    assert "train_model" not in proc.stdout + proc.stderr
+    for seed in (990, 991, 992):
+        a, b = (d / "results" / "models" / f"seed{seed}" for d in (per_seed, batched))
+        assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+        ea, eb = (pd.read_csv(d / "epochs.tsv", sep="\t") for d in (a, b))
+        assert eb.columns.tolist() == ea.columns.tolist()
+        np.testing.assert_allclose(eb["heldout_loss"], ea["heldout_loss"], rtol=1e-4)
+        sa, sb = (pd.read_csv(d / "steps.tsv", sep="\t") for d in (a, b))
+        assert sb["step"].tolist() == sa["step"].tolist()
+        ckpt = torch.load(b / "model.pt", weights_only=False)
+        assert ckpt["config"]["seed"] == seed
+        model = HookedTransformer(HookedTransformerConfig(**ckpt["config"]))
+        model.load_state_dict(ckpt["state_dict"])
+    assert not list((batched / "results" / "checkpoints").glob("*.pt"))
