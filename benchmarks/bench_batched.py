@@ -203,6 +203,8 @@ def main() -> None:
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--arch", nargs="+", default=["quick", "paper"], choices=list(ARCHS))
     ap.add_argument("--groups", nargs="+", type=int, default=[1, 3, 9])
+    ap.add_argument("--paper-groups", nargs="+", type=int, default=None,
+                    help="group sizes for the paper architecture (default: --groups)")  # fmt: skip
     ap.add_argument("--compile", nargs="+", default=None,
                     help="modes to time (default: eager, plus torch_compile for quick on CPU)")  # fmt: skip
     ap.add_argument("--steps", type=int, default=5, help="timed steps (quick architecture)")
@@ -228,7 +230,7 @@ def main() -> None:
         result["training"].append(
             bench_training(
                 arch,
-                args.groups,
+                (args.paper_groups or args.groups) if arch == "paper" else args.groups,
                 modes,
                 device,
                 args.precision,

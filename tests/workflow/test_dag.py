@@ -152,7 +152,7 @@ def test_dvc_sync_builds_the_batched_dag(tmp_path, paper_config):
     finally:
         path.unlink()
     stage = doc["stages"]["train_group_0"]
-    assert stage["params"] == [{"${config}": ["model", "train", "seeds"]}]
+    assert stage["params"] == [{"${config}": ["model", "seeds", "train"]}]
     outs = [next(iter(o)) for o in stage["outs"]]
     assert outs[:2] == [
         "results/models/seed990/model.pt",
