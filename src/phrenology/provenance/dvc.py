@@ -72,7 +72,7 @@ BOOKKEEPING_MODULES = frozenset(
         "phrenology.pipeline",
         "phrenology.pipeline.jobs",
         "phrenology.pipeline.errors",
-        "phrenology.provenance.records",
+        "phrenology.provenance",
         "phrenology.provenance.records",
     }
 )
