@@ -45,7 +45,8 @@ rule train_autoencoder:
 
 
 rule select_autoencoder:
-    """aic.tsv and Table 1: the paper's AIC per bottleneck; the lowest is selected."""
+    """aic.tsv and Table 1: the paper's AIC and Gaussian AIC/BIC per bottleneck; the lowest of
+    autoencoder.selection (default: the paper's) is selected."""
     input:
         metrics=autoencoder_files("metrics.json"),
     output:
@@ -56,6 +57,8 @@ rule select_autoencoder:
             category="Autoencoder",
         ),
         markdown="results/figures/table1_aic.md",
+    params:
+        selection=AE["selection"],
     log:
         "logs/autoencoder/select.log",
     resources:

@@ -163,6 +163,63 @@ rule plot_pca_components:
         "../workflow/scripts/plot_pca_components.py"
 
 
+rule decompose_patterns:
+    """NMF and sparse PCA over heads (causal cells of the first analysis.decomposition.n_prompts
+    prompts), seeded; and the heads most extreme along every PCA, NMF and sparse-PCA component."""
+    input:
+        attention=attention_files(),
+        heads="results/heads.tsv",
+        pca_scores="results/components/head_scores.tsv",
+    output:
+        nmf="results/components/nmf_components.npy",
+        sparse_pca="results/components/sparse_pca_components.npy",
+        share="results/components/decomposition_share.tsv",
+        scores="results/components/decomposition_scores.tsv",
+        extremes="results/components/extreme_heads.tsv",
+    params:
+        **HEADS_PARAMS,
+        decomposition=ANALYSIS["decomposition"],
+    resources:
+        mem_mb=_patterns_mem_mb(8),
+        runtime=lambda wc, attempt: 20 * attempt,
+    log:
+        "logs/compare/decompose_patterns.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/decompose_patterns.py"
+
+
+rule plot_decomposition:
+    input:
+        nmf="results/components/nmf_components.npy",
+        sparse_pca="results/components/sparse_pca_components.npy",
+        share="results/components/decomposition_share.tsv",
+        extremes="results/components/extreme_heads.tsv",
+    output:
+        nmf=report(
+            "results/figures/fig09b_nmf_components.png",
+            caption="../report/fig09b.rst",
+            category="Comparing heads' patterns",
+        ),
+        sparse_pca=report(
+            "results/figures/fig09c_sparse_pca_components.png",
+            caption="../report/fig09c.rst",
+            category="Comparing heads' patterns",
+        ),
+    params:
+        n_prompts_shown=ANALYSIS["components"]["n_prompts_shown"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/compare/plot_decomposition.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/plot_decomposition.py"
+
+
 rule first_token_pca:
     """Per (prompt, position ≥ 1), attention to token 0 in every head; 2-D PCA over the
     first analysis.first_token.n_prompts prompts."""
@@ -221,6 +278,9 @@ FINAL_OUTPUTS.extend(
         "results/components/head_scores.tsv",
         "results/figures/fig09_pca_components.png",
         "results/figures/fig10_pca_component_tokens.png",
+        "results/components/extreme_heads.tsv",
+        "results/figures/fig09b_nmf_components.png",
+        "results/figures/fig09c_sparse_pca_components.png",
         "results/first_token/first_token_pca.tsv",
         "results/first_token/explained_variance.tsv",
         "results/figures/fig11_first_token.png",

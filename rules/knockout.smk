@@ -100,6 +100,108 @@ rule knockout_pca:
         "../workflow/scripts/knockout_pca.py"
 
 
+rule knockout_positions:
+    """Fig. 12b data: the Fig. 12 head knocked out on the Fig. 12 prompt, at every position."""
+    input:
+        model=f"results/models/seed{KNOCKOUT['model_seed']}/model.pt",
+        vocab=corpus_files()["vocab"],
+    output:
+        table="results/knockout/positions.parquet",
+        effects="results/knockout/positions.tsv",
+        meta="results/knockout/positions.json",
+    params:
+        prompt=KNOCKOUT["prompt"],
+        tokenizer=config["corpus"]["tokenizer"],
+        seed=KNOCKOUT["model_seed"],
+        layer=KNOCKOUT["layer"],
+        head=KNOCKOUT["head"],
+    threads: 1  # one prompt: the work is loading the model
+    resources:
+        gpu=1,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 20 * attempt,
+    log:
+        "logs/knockout/positions.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/knockout_positions.py"
+
+
+rule knockout_compare:
+    """Fig. 12c data: the two heads of knockout.compare (two models), every position."""
+    input:
+        models=[f"results/models/seed{c['model_seed']}/model.pt" for c in KNOCKOUT["compare"]],
+        vocab=corpus_files()["vocab"],
+    output:
+        table="results/knockout/compare.parquet",
+        effects="results/knockout/compare.tsv",
+        meta="results/knockout/compare.json",
+    params:
+        prompt=KNOCKOUT["prompt"],
+        tokenizer=config["corpus"]["tokenizer"],
+        compare=KNOCKOUT["compare"],
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 20 * attempt,
+    log:
+        "logs/knockout/compare.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/knockout_compare.py"
+
+
+rule plot_knockout_positions:
+    input:
+        table=rules.knockout_positions.output.table,
+        effects=rules.knockout_positions.output.effects,
+        meta=rules.knockout_positions.output.meta,
+    output:
+        report(
+            "results/figures/fig12b_knockout_positions.png",
+            caption="../report/fig12b.rst",
+            category="Knockout",
+        ),
+    params:
+        n_labels=KNOCKOUT["n_labels"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/figures/fig12b.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/plot_knockout_positions.py"
+
+
+rule plot_knockout_compare:
+    input:
+        table=rules.knockout_compare.output.table,
+        effects=rules.knockout_compare.output.effects,
+        meta=rules.knockout_compare.output.meta,
+    output:
+        report(
+            "results/figures/fig12c_knockout_compare.png",
+            caption="../report/fig12c.rst",
+            category="Knockout",
+        ),
+    params:
+        n_labels=KNOCKOUT["n_labels"],
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/figures/fig12c.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/plot_knockout_compare.py"
+
+
 rule plot_knockout_single:
     input:
         table=rules.knockout_single_head.output.table,
@@ -175,5 +277,9 @@ FINAL_OUTPUTS.extend(
         "results/figures/fig12_knockout_single.png",
         "results/figures/fig13_knockout_cluster.png",
         "results/figures/fig14_knockout_pca.png",
+        "results/knockout/positions.tsv",
+        "results/knockout/compare.tsv",
+        "results/figures/fig12b_knockout_positions.png",
+        "results/figures/fig12c_knockout_compare.png",
     ]
 )

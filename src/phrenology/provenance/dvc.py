@@ -93,8 +93,11 @@ PARAM_KEYS: dict[str, dict[str, str | tuple[str, ...] | None]] = {
         "token_component": "analysis.components.token_component",
     },
     "first_token_pca": {"n_prompts": "analysis.first_token.n_prompts"},
+    "decompose_patterns": {"decomposition": "analysis.decomposition"},
+    "plot_decomposition": {"n_prompts_shown": "analysis.components.n_prompts_shown"},
     "plot_first_token": {"n_heads_total": ("seeds", "model.n_layers", "model.n_heads")},
     "train_autoencoder": {"bottleneck": None, "settings": "autoencoder"},
+    "select_autoencoder": {"selection": "autoencoder.selection"},
     "head_embedding": {
         "bottlenecks": "autoencoder.bottlenecks",
         "mode": "autoencoder.head_embedding",
@@ -130,6 +133,15 @@ PARAM_KEYS: dict[str, dict[str, str | tuple[str, ...] | None]] = {
         "prompt_seed": "knockout.prompt_seed",
         "batch_size": "knockout.batch_size",
     },
+    "knockout_positions": {
+        "prompt": "knockout.prompt",
+        "seed": "knockout.model_seed",
+        "layer": "knockout.layer",
+        "head": "knockout.head",
+    },
+    "knockout_compare": {"prompt": "knockout.prompt", "compare": "knockout.compare"},
+    "plot_knockout_positions": {"n_labels": "knockout.n_labels"},
+    "plot_knockout_compare": {"n_labels": "knockout.n_labels"},
     "plot_knockout_single": {"n_labels": "knockout.n_labels"},
     "plot_knockout_cluster": {"n_labels": "knockout.n_labels"},
 }
