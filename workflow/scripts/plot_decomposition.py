@@ -11,7 +11,7 @@ with snakemake_job(snakemake) as job:
     share = io.read_tsv(snakemake.input.share, columns=["method", "component", "share"])
     extremes = io.read_tsv(snakemake.input.extremes)
     for method in ("nmf", "sparse_pca"):
-        components = io.load_npy(snakemake.input[method], ndim=4)
+        components = io.load_npy(getattr(snakemake.input, method), ndim=4)
         fig = plot_decomposition(
             method,
             components,
@@ -19,4 +19,4 @@ with snakemake_job(snakemake) as job:
             extremes[extremes["method"] == method],
             p.n_prompts_shown,
         )
-        save_figure(fig, snakemake.output[method])
+        save_figure(fig, getattr(snakemake.output, method))
