@@ -13,6 +13,7 @@ from phrenology.analysis.heads import head_label
 from phrenology.analysis.knockout import moved_tokens
 from phrenology.plots import new_figure
 from phrenology.plots.knockout import _legend_handles, knockout_scatter, prompt_lines, token_text
+from phrenology.plots.text import annotate_without_overlap
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,18 +129,18 @@ def compare_figure(
     ax.plot(ends, ends, color="black", lw=0.6, ls="--", label="same change in both")
     both = da + db  # tokens both heads suppress (or both promote) most
     above, below = moved_tokens(np.zeros_like(both), both, n_labels)
-    for ids, color in ((above, "tab:red"), (below, "tab:blue")):
-        ax.scatter(da[ids], db[ids], s=10, color=color, zorder=3)
-        for i in ids:
-            ax.annotate(token_text(words[i]), (da[i], db[i]), xytext=(2, 2),
-                        textcoords="offset points", fontsize=6, color=color)  # fmt: skip
+    ids = np.concatenate([above, below]).astype(int)
+    colors = ["tab:red"] * len(above) + ["tab:blue"] * len(below)
+    ax.scatter(da[ids], db[ids], s=10, c=colors, zorder=3)
+    ax.legend(loc="lower right", fontsize=6)
+    ax.tick_params(labelsize=7)
+    annotate_without_overlap(ax, np.column_stack([da[ids], db[ids]]),
+                             [token_text(words[i]) for i in ids], 6.0, colors=colors)  # fmt: skip
     r_last = effects[(effects["panel"] == 0) & (effects["position"] == last)]["r"].iloc[0]
     ax.set_title(f"logit change (knocked out − original), last position\nr = {r_last:.2f} "
                  "across the vocabulary", fontsize=9)  # fmt: skip
     ax.set_xlabel(f"change when {labels[0]} is knocked out", fontsize=8, color=PANEL_COLORS[0])
     ax.set_ylabel(f"change when {labels[1]} is knocked out", fontsize=8, color=PANEL_COLORS[1])
-    ax.legend(loc="lower right", fontsize=6)
-    ax.tick_params(labelsize=7)
 
     kl_ax = fig.add_subplot(grid[1, 0:2])
     first = effects[effects["panel"] == 0].sort_values("position")
