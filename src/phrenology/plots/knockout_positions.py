@@ -68,7 +68,9 @@ def positions_figure(
         [f"{p}: {token_text(t)}" for p, t in zip(positions, effects["query_token"], strict=True)],
         fontsize=7,
     )
-    bar.set_xlabel("position: token there (the prediction made at it is of the next token)")
+    bar.set_xlabel(
+        "position: token there (the prediction made at it is of the next token)", fontsize=8
+    )
     bar.set_ylabel("KL(original ‖ knocked out)\nnats", fontsize=8)
     for p, kl, top_o, top_k in zip(
         positions, effects["kl"], effects["top_original"], effects["top_knockout"], strict=True
