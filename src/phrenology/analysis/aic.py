@@ -152,8 +152,8 @@ def table_markdown(frame: pd.DataFrame, mse_note: str, selection: str = "paper")
             f"{picks['gaussian_aic']}, the BIC {picks['gaussian_bic']}."
         )
     lines += [
-        f"Selected (autoencoder.selection = {selection}): the lowest {criterion} "
-        "(ties: the smaller bottleneck).",
+        f"Selected (autoencoder.selection = {selection}): the bottleneck with the lowest value of "
+        f"{criterion} (ties: the smaller bottleneck).",
         "Dense layers = every Dense layer of the whole autoencoder (encoder, bottleneck, "
         'decoder and output), the paper\'s "keras layers" column.',
         mse_note,
