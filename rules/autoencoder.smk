@@ -40,7 +40,8 @@ rule train_autoencoder:
 
 
 rule select_autoencoder:
-    """aic.tsv and Table 1: the paper's AIC per bottleneck; the lowest is selected."""
+    """aic.tsv and Table 1: the paper's AIC and Gaussian AIC/BIC per bottleneck; the lowest of
+    autoencoder.selection (default: the paper's) is selected."""
     input:
         metrics=autoencoder_files("metrics.json"),
     output:
@@ -57,6 +58,8 @@ rule select_autoencoder:
         "logs/benchmarks/select_autoencoder.tsv"
     conda:
         "../envs/torch.yaml"
+    params:
+        selection=cfg("autoencoder.selection"),
     script:
         "../workflow/scripts/select_autoencoder.py"
 

@@ -91,6 +91,8 @@ def final_outputs():
         *rules.plot_projections.output,
         *rules.pca_components.output,
         *rules.plot_pca_components.output,
+        rules.decompose_patterns.output.extremes,
+        *rules.plot_decomposition.output,
         *rules.first_token_pca.output,
         *rules.plot_first_token.output,
         # autoencoders (autoencoder.smk)
@@ -113,6 +115,10 @@ def final_outputs():
         *rules.plot_knockout_single.output,
         *rules.plot_knockout_cluster.output,
         *rules.plot_knockout_pca.output,
+        rules.knockout_positions.output.effects,
+        rules.knockout_compare.output.effects,
+        *rules.plot_knockout_positions.output,
+        *rules.plot_knockout_compare.output,
         # the verdict (verdict.smk)
         rules.verdict_summary.output.summary,
         rules.verdict_summary.output.clusters,

@@ -167,6 +167,67 @@ rule plot_pca_components:
         "../workflow/scripts/plot_pca_components.py"
 
 
+rule decompose_patterns:
+    """NMF and sparse PCA over heads (causal cells of the first analysis.decomposition.n_prompts
+    prompts), seeded; and the heads most extreme along every PCA, NMF and sparse-PCA component."""
+    input:
+        attention=attention_files(),
+        heads="results/heads.tsv",
+        pca_scores="results/components/head_scores.tsv",
+    output:
+        nmf="results/components/nmf_components.npy",
+        sparse_pca="results/components/sparse_pca_components.npy",
+        share="results/components/decomposition_share.tsv",
+        scores="results/components/decomposition_scores.tsv",
+        extremes="results/components/extreme_heads.tsv",
+    log:
+        "logs/compare/decompose_patterns.log",
+    benchmark:
+        "logs/benchmarks/decompose_patterns.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=_patterns_mem_mb(8),
+        runtime=lambda wc, attempt: 20 * attempt,
+    params:
+        **HEADS_PARAMS,
+        decomposition=cfg("analysis.decomposition"),
+    script:
+        "../workflow/scripts/decompose_patterns.py"
+
+
+rule plot_decomposition:
+    input:
+        nmf="results/components/nmf_components.npy",
+        sparse_pca="results/components/sparse_pca_components.npy",
+        share="results/components/decomposition_share.tsv",
+        extremes="results/components/extreme_heads.tsv",
+    output:
+        nmf=report(
+            "results/figures/fig09b_nmf_components.png",
+            caption="../report/fig09b.rst",
+            category="Comparing heads' patterns",
+        ),
+        sparse_pca=report(
+            "results/figures/fig09c_sparse_pca_components.png",
+            caption="../report/fig09c.rst",
+            category="Comparing heads' patterns",
+        ),
+    log:
+        "logs/compare/plot_decomposition.log",
+    benchmark:
+        "logs/benchmarks/plot_decomposition.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        n_prompts_shown=cfg("analysis.components.n_prompts_shown"),
+    script:
+        "../workflow/scripts/plot_decomposition.py"
+
+
 rule first_token_pca:
     """Per (prompt, position ≥ 1), attention to token 0 in every head; 2-D PCA over the
     first analysis.first_token.n_prompts prompts."""

@@ -108,6 +108,116 @@ rule knockout_pca:
         "../workflow/scripts/knockout_pca.py"
 
 
+rule knockout_positions:
+    """Fig. 12b data: the Fig. 12 head knocked out on the Fig. 12 prompt, at every position."""
+    input:
+        model=f"results/models/seed{KNOCKOUT['model_seed']}/model.pt",
+        vocab=corpus_files()["vocab"],
+    output:
+        table="results/knockout/positions.parquet",
+        effects="results/knockout/positions.tsv",
+        meta="results/knockout/positions.json",
+    log:
+        "logs/knockout/positions.log",
+    benchmark:
+        "logs/benchmarks/knockout_positions.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 1  # one prompt: the work is loading the model
+    resources:
+        gpu=1,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 20 * attempt,
+    params:
+        prompt=cfg("knockout.prompt"),
+        tokenizer=cfg("corpus.tokenizer"),
+        seed=cfg("knockout.model_seed"),
+        layer=cfg("knockout.layer"),
+        head=cfg("knockout.head"),
+    script:
+        "../workflow/scripts/knockout_positions.py"
+
+
+rule knockout_compare:
+    """Fig. 12c data: the two heads of knockout.compare (two models), every position."""
+    input:
+        models=[f"results/models/seed{c['model_seed']}/model.pt" for c in KNOCKOUT["compare"]],
+        vocab=corpus_files()["vocab"],
+    output:
+        table="results/knockout/compare.parquet",
+        effects="results/knockout/compare.tsv",
+        meta="results/knockout/compare.json",
+    log:
+        "logs/knockout/compare.log",
+    benchmark:
+        "logs/benchmarks/knockout_compare.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 20 * attempt,
+    params:
+        prompt=cfg("knockout.prompt"),
+        tokenizer=cfg("corpus.tokenizer"),
+        compare=cfg("knockout.compare"),
+    script:
+        "../workflow/scripts/knockout_compare.py"
+
+
+rule plot_knockout_positions:
+    input:
+        table=rules.knockout_positions.output.table,
+        effects=rules.knockout_positions.output.effects,
+        meta=rules.knockout_positions.output.meta,
+    output:
+        report(
+            "results/figures/fig12b_knockout_positions.png",
+            caption="../report/fig12b.rst",
+            category="Knockout",
+        ),
+    log:
+        "logs/figures/fig12b.log",
+    benchmark:
+        "logs/benchmarks/plot_knockout_positions.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        n_labels=cfg("knockout.n_labels"),
+    script:
+        "../workflow/scripts/plot_knockout_positions.py"
+
+
+rule plot_knockout_compare:
+    input:
+        table=rules.knockout_compare.output.table,
+        effects=rules.knockout_compare.output.effects,
+        meta=rules.knockout_compare.output.meta,
+    output:
+        report(
+            "results/figures/fig12c_knockout_compare.png",
+            caption="../report/fig12c.rst",
+            category="Knockout",
+        ),
+    log:
+        "logs/figures/fig12c.log",
+    benchmark:
+        "logs/benchmarks/plot_knockout_compare.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        n_labels=cfg("knockout.n_labels"),
+    script:
+        "../workflow/scripts/plot_knockout_compare.py"
+
+
 rule plot_knockout_single:
     input:
         table=rules.knockout_single_head.output.table,

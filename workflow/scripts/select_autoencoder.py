@@ -7,7 +7,11 @@ with snakemake_job(snakemake) as job:
     from phrenology.pipeline import io
 
     metrics = [io.read_json(path) for path in snakemake.input.metrics]
-    table = aic_table(metrics)
+    for m in metrics:  # the values the MSE averages over: rows × token pairs
+        rows = m["n_validation"] if m["mse_on"] == "validation" else m["n_train"]
+        m["n_values"] = rows * m["widths"][0]
+    selection = snakemake.params.selection
+    table = aic_table(metrics, selection)
     io.write_tsv(snakemake.output.aic, table)
     io.write_tsv(snakemake.output.table, table)
 
@@ -22,5 +26,5 @@ with snakemake_job(snakemake) as job:
         "the training rows over all 256 cells, 120 of them always 0, so its values are lower."
     )
     with io.atomic_path(snakemake.output.markdown) as tmp:
-        tmp.write_text(table_markdown(table, note))
+        tmp.write_text(table_markdown(table, note, selection))
     print(table.to_string(index=False))

@@ -15,23 +15,38 @@ with snakemake_job(snakemake) as job:
 
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     seed = int(snakemake.wildcards.seed)
+    data_seed = train.data_seed_for(p.train, seed)  # = seed unless train.data_seed is set
     window = p.model["n_ctx"] + 1  # inputs are the first n_ctx tokens, targets the next n_ctx
     train_windows = corpus.sample_windows(
-        corpus.load_stream(inp.train_tokens, inp.train_offsets), p.train["n_windows"], window, seed
+        corpus.load_stream(inp.train_tokens, inp.train_offsets),
+        p.train["n_windows"],
+        window,
+        data_seed,
     )
     heldout_windows = corpus.sample_windows(
         corpus.load_stream(inp.heldout_tokens, inp.heldout_offsets),
         p.train["n_heldout_windows"],
         window,
-        seed,
+        data_seed,
     )
     kwargs = model_kwargs(p.model, io.read_json(inp.manifest)["vocabulary"]["size"], seed)
     device = pick_device()
-    print(f"training seed {seed} on {device} with {job.threads} threads", flush=True)
+    print(
+        f"training seed {seed} (data seed {data_seed}) on {device} with {job.threads} threads",
+        flush=True,
+    )
     model = build_model(kwargs, device)
     settings = train.TrainSettings.from_config(p.train)
     log = train.train(
-        model, train_windows, heldout_windows, settings, seed, kwargs, device, p.checkpoint
+        model,
+        train_windows,
+        heldout_windows,
+        settings,
+        seed,
+        kwargs,
+        device,
+        p.checkpoint,
+        data_seed=data_seed,
     )
     io.write_tsv(out.steps, pd.DataFrame(log.steps))
     io.write_tsv(out.epochs, pd.DataFrame(log.epochs))

@@ -421,3 +421,122 @@ def logit_tables(
         )
         for knocked in logits[1:]
     ]
+
+
+# --- every position of one prompt; two heads side by side (Figs. 12b–12c) ---------------------
+
+POSITION_COLUMNS = ["position", "token_id", "token", "logit_original", "logit_knockout"]
+
+
+def all_logits(
+    model: HookedTransformer, tokens: torch.Tensor, knockout: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """Logits at every position, optionally with head ``knockout = (layer, head)`` zeroed.
+
+    tokens:  int64[batch, pos] model token ids
+    returns: float32[batch, pos, d_vocab]
+    """
+    import torch
+
+    hooks = [] if knockout is None else knockout_hooks(*knockout)
+    with torch.inference_mode():
+        logits = model.run_with_hooks(tokens, fwd_hooks=hooks)
+    return logits.float()
+
+
+def position_logit_table(
+    model: HookedTransformer,
+    prompt_ids: np.ndarray,
+    layer: int,
+    head: int,
+    tokens: Sequence[str],
+) -> pd.DataFrame:
+    """Fig. 12's read-out at every position of the prompt, not only the last.
+
+    prompt_ids: int64[n_tokens]; tokens: text of every model token id (len d_vocab)
+    returns:    n_tokens × d_vocab rows ``position, token_id, token, logit_original,
+                logit_knockout``; position p holds the prediction of the token after p
+    """
+    import pandas as pd
+    import torch
+
+    if len(tokens) != model.cfg.d_vocab:
+        raise DataError(
+            f"the vocabulary has {len(tokens)} tokens but the model {model.cfg.d_vocab}; "
+            "rerun the pipeline so vocab.tsv and the models match"
+        )
+    device = next(model.parameters()).device
+    batch = torch.as_tensor(np.asarray(prompt_ids, dtype=np.int64)[None, :], device=device)
+    original = all_logits(model, batch)[0].cpu().numpy()  # [pos, d_vocab]
+    knocked = all_logits(model, batch, (layer, head))[0].cpu().numpy()
+    n_pos, d_vocab = original.shape
+    return pd.DataFrame({
+        "position": np.repeat(np.arange(n_pos), d_vocab),
+        "token_id": np.tile(np.arange(d_vocab), n_pos),
+        "token": list(tokens) * n_pos,
+        "logit_original": original.ravel(),
+        "logit_knockout": knocked.ravel(),
+    })[POSITION_COLUMNS]  # fmt: skip
+
+
+def kl_divergence(logits_p: np.ndarray, logits_q: np.ndarray) -> np.ndarray:
+    """KL(softmax(p) ‖ softmax(q)) in nats over the last axis; float[..., d_vocab] → float64[...]."""
+    p = np.asarray(logits_p, dtype=np.float64)
+    q = np.asarray(logits_q, dtype=np.float64)
+    log_p = p - p.max(axis=-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=-1, keepdims=True))
+    log_q = q - q.max(axis=-1, keepdims=True)
+    log_q -= np.log(np.exp(log_q).sum(axis=-1, keepdims=True))
+    return (np.exp(log_p) * (log_p - log_q)).sum(axis=-1)
+
+
+def position_effects(table: pd.DataFrame, prompt_tokens: Sequence[str]) -> pd.DataFrame:
+    """One row per position of :func:`position_logit_table`: how much the knockout changed it.
+
+    returns: ``position, query_token`` (the token at that position), ``next_token`` (the one after
+             it in the prompt, empty at the last), ``kl`` (KL(original ‖ knocked out), nats),
+             ``top_original``, ``top_knockout`` (the most likely next token in each),
+             ``most_suppressed`` (largest logit rise when knocked out: the head suppressed it),
+             ``most_promoted`` (largest fall)
+    """
+    import pandas as pd
+
+    rows = []
+    for position, group in table.groupby("position", sort=True):
+        original = group["logit_original"].to_numpy()
+        knocked = group["logit_knockout"].to_numpy()
+        change = knocked - original
+        words = group["token"].astype(str).to_numpy()
+        rows.append({
+            "position": int(position),
+            "query_token": str(prompt_tokens[position]),
+            "next_token": str(prompt_tokens[position + 1]) if position + 1 < len(prompt_tokens) else "",
+            "kl": float(kl_divergence(original, knocked)),
+            "top_original": words[int(np.argmax(original))],
+            "top_knockout": words[int(np.argmax(knocked))],
+            "most_suppressed": words[int(np.argmax(change))],
+            "most_promoted": words[int(np.argmin(change))],
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def change_correlation(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Per position, the Pearson correlation across the vocabulary of two heads' logit changes
+    (knocked out − original), each head in its own model: do the two heads push the same tokens?
+
+    a, b: :func:`position_logit_table` tables of the same prompt and vocabulary
+    returns: ``position, r``
+    """
+    import pandas as pd
+
+    keys = ["position", "token_id"]
+    if len(a) != len(b) or not (a[keys].to_numpy() == b[keys].to_numpy()).all():
+        raise DataError("the two knockout tables do not cover the same positions and tokens")
+    rows = []
+    for position in sorted(a["position"].unique()):
+        pick = (a["position"] == position).to_numpy()
+        da = (a["logit_knockout"] - a["logit_original"]).to_numpy()[pick]
+        db = (b["logit_knockout"] - b["logit_original"]).to_numpy()[pick]
+        r = np.nan if da.std() == 0 or db.std() == 0 else float(np.corrcoef(da, db)[0, 1])
+        rows.append({"position": int(position), "r": r})
+    return pd.DataFrame(rows)

@@ -5,6 +5,11 @@ The loop is the paper's: AdamW, cross-entropy over all n_ctx positions of each
 reshuffled each epoch. Each epoch's order is a pure function of (seed, epoch), so
 a run resumed from a checkpoint (model, optimizer, position in the data, running
 sums) continues bit for bit where it stopped.
+
+The model's seed sets its initialisation; its *data seed* (:func:`data_seed_for`) sets which
+windows are sampled and their order in each epoch. By default (``train.data_seed: null``, the
+paper) the data seed is the model's seed; a fixed ``train.data_seed`` gives every model the same
+data in the same order, so that models differ in their initialisation only.
 """
 
 from __future__ import annotations
@@ -104,6 +109,13 @@ def make_optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.opt
     )
 
 
+def data_seed_for(train_cfg: Mapping[str, Any], seed: int) -> int:
+    """The seed of a model's data sample and order: ``train.data_seed``, or (null, the paper's
+    behaviour) the model's own seed."""
+    data_seed = train_cfg.get("data_seed")
+    return int(seed) if data_seed is None else int(data_seed)
+
+
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     """The order of training windows in a given epoch: a permutation that depends only on (seed, epoch)."""
     return np.random.default_rng([seed, epoch]).permutation(n)
@@ -162,11 +174,21 @@ def deterministic_algorithms() -> Iterator[None]:
 
 
 def run_fingerprint(
-    settings: TrainSettings, seed: int, model_kwargs: Mapping[str, Any], train_windows: np.ndarray
+    settings: TrainSettings,
+    seed: int,
+    model_kwargs: Mapping[str, Any],
+    train_windows: np.ndarray,
+    data_seed: int | None = None,
 ) -> str:
-    """Identifies a training run: a checkpoint from a different run is never resumed."""
+    """Identifies a training run: a checkpoint from a different run is never resumed.
+
+    A data seed equal to the model's seed (the default) leaves the fingerprint as it was
+    before data seeds existed, so such checkpoints stay valid."""
     h = hashlib.sha256()
-    h.update(repr((asdict(settings), seed, sorted(model_kwargs.items()))).encode())
+    key: tuple = (asdict(settings), seed, sorted(model_kwargs.items()))
+    if data_seed is not None and data_seed != seed:
+        key = (*key, ("data_seed", data_seed))
+    h.update(repr(key).encode())
     h.update(np.ascontiguousarray(train_windows).tobytes())
     return h.hexdigest()
 
@@ -200,6 +222,7 @@ def train(
     checkpoint_path: str | os.PathLike | None = None,
     progress: bool = True,
     stop_after_steps: int | None = None,
+    data_seed: int | None = None,
 ) -> TrainLog:
     """Train ``model`` in place.
 
@@ -208,11 +231,13 @@ def train(
     checkpoint_path: where to keep resumable state every ``settings.checkpoint_every`` steps;
         an existing checkpoint of the same run is resumed from.
     stop_after_steps: stop (as if killed) after this many optimizer steps; for tests.
+    data_seed: seed of each epoch's window order; None = ``seed`` (the paper). The windows
+        themselves are sampled by the caller (:func:`data_seed_for` gives the seed to use).
     """
     with deterministic_algorithms():
         return _train(
             model, train_windows, heldout_windows, settings, seed, model_kwargs, device,
-            checkpoint_path, progress, stop_after_steps,
+            checkpoint_path, progress, stop_after_steps, data_seed,
         )  # fmt: skip
 
 
@@ -227,6 +252,7 @@ def _train(
     checkpoint_path: str | os.PathLike | None,
     progress: bool,
     stop_after_steps: int | None,
+    data_seed: int | None = None,
 ) -> TrainLog:
     from tqdm import tqdm
 
@@ -237,7 +263,8 @@ def _train(
     batches_per_epoch = math.ceil(n / settings.batch_size)
     total_steps = batches_per_epoch * settings.epochs
     ckpt_path = Path(checkpoint_path) if checkpoint_path else None
-    fingerprint = run_fingerprint(settings, seed, model_kwargs or {}, train_windows)
+    fingerprint = run_fingerprint(settings, seed, model_kwargs or {}, train_windows, data_seed)
+    order_seed = seed if data_seed is None else data_seed
 
     log = TrainLog()
     epoch, batch_index, global_step, epoch_loss_sum, elapsed = 0, 0, 0, 0.0, 0.0
@@ -284,7 +311,7 @@ def _train(
     t0 = time.perf_counter()
     window_t0, window_steps = t0, 0
     while epoch < settings.epochs:
-        order = epoch_order(n, seed, epoch)
+        order = epoch_order(n, order_seed, epoch)
         while batch_index < batches_per_epoch:
             index = order[
                 batch_index * settings.batch_size : (batch_index + 1) * settings.batch_size

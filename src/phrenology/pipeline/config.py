@@ -161,6 +161,29 @@ def check_consistency(cfg: Mapping[str, Any]) -> None:
             "knockout.head", f"{ko['head']} must be below model.n_heads ({model['n_heads']})"
         )
 
+    for i, other in enumerate(ko["compare"]):
+        key = f"knockout.compare.{i}"
+        if other["model_seed"] not in cfg["seeds"]:
+            raise ConfigError(
+                f"{key}.model_seed", f"{other['model_seed']} is not one of seeds {cfg['seeds']}"
+            )
+        if other["layer"] >= model["n_layers"]:
+            raise ConfigError(
+                f"{key}.layer",
+                f"{other['layer']} must be below model.n_layers ({model['n_layers']})",
+            )
+        if other["head"] >= model["n_heads"]:
+            raise ConfigError(
+                f"{key}.head", f"{other['head']} must be below model.n_heads ({model['n_heads']})"
+            )
+    first, second = ko["compare"]
+    if first["model_seed"] == second["model_seed"]:
+        raise ConfigError(
+            "knockout.compare.1.model_seed",
+            f"{second['model_seed']} is the model of knockout.compare.0 too; the comparison is "
+            "between heads of two different models",
+        )
+
     ae = cfg["autoencoder"]
     for b in ae["bottlenecks"]:
         if b > n_pairs:
@@ -225,9 +248,16 @@ def check_consistency(cfg: Mapping[str, Any]) -> None:
             "analysis.components.token_component",
             f"{comp['token_component']} must be ≤ analysis.components.n_components ({comp['n_components']})",
         )
+    dec = an["decomposition"]
+    if dec["n_components"] > heads:
+        raise ConfigError(
+            "analysis.decomposition.n_components",
+            f"{dec['n_components']} must be ≤ the number of heads ({heads_desc})",
+        )
     for key, value in (
         ("analysis.components.n_prompts_shown", comp["n_prompts_shown"]),
         ("analysis.first_token.n_prompts", an["first_token"]["n_prompts"]),
+        ("analysis.decomposition.n_prompts", dec["n_prompts"]),
     ):
         if value > n_prompts:
             raise ConfigError(key, f"{value} must be ≤ capture.n_prompts ({n_prompts})")

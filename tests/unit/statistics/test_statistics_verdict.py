@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from phrenology.statistics.verdict import build_summary, cluster_table, verdict_text
 from phrenology.provenance.metrics import verdict_metrics
+from phrenology.statistics.verdict import build_summary, cluster_table, verdict_text
 
 
 def inputs():
