@@ -23,7 +23,12 @@ if os.environ.get("NLTK_DATA"):
 if os.environ.get("TIKTOKEN_CACHE_DIR"):
     os.environ["TIKTOKEN_CACHE_DIR"] = os.path.abspath(os.environ["TIKTOKEN_CACHE_DIR"])
 
+from phrenology.pipeline.caches import numba_cache_dir
 from phrenology.pipeline.config import SCHEMA_PATH, validate_config
+
+# UMAP's numba functions compiled once per user, not once per job (20+ s each): every job,
+# Slurm ones included, inherits the directory (phrenology.pipeline.caches).
+os.environ["NUMBA_CACHE_DIR"] = os.path.abspath(numba_cache_dir())
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
