@@ -28,11 +28,14 @@ venv: $(STAMP)
 
 # torch is installed first and alone: a torch pulled in as somebody's dependency
 # would be the multi-GB CUDA build.
+# --no-compile: no .pyc for the ~20,000 installed modules up front (a minute on two cores);
+# Python writes one for each module when it is first imported, i.e. only for what is used.
+PIP_INSTALL := $(BIN)/pip install -q --no-compile --disable-pip-version-check
 $(STAMP): requirements.txt requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q "$$(grep -E '^torch==' requirements.txt)"
-	$(BIN)/pip install -q -r requirements.txt -c requirements.lock
-	$(BIN)/pip install -q --no-deps -e .
+	$(PIP_INSTALL) "$$(grep -E '^torch==' requirements.txt)"
+	$(PIP_INSTALL) -r requirements.txt -c requirements.lock
+	$(PIP_INSTALL) --no-deps -e .
 	touch $(STAMP)
 
 # After the run, its products are recorded in dvc.lock (when dvc.yaml is for $(CONFIG)),

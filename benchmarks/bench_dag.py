@@ -1,6 +1,9 @@
 """Wall time of the whole quick DAG from an empty results/ and of a no-op rerun.
 
-python benchmarks/bench_dag.py [--config config/quick.yaml] [--cores 2]
+python benchmarks/bench_dag.py [--config config/quick.yaml] [--cores 2] [--fresh-numba-cache]
+
+A run from an empty results/ reuses the user's numba cache (UMAP compiled by an earlier run,
+phrenology.pipeline.caches); --fresh-numba-cache measures a first run on a new machine.
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, write_result
+from common import REPO, cpu_model, write_result
 
 
-def snakemake(workdir: str, config: str, cores: str) -> tuple[float, str]:
+def snakemake(workdir: str, config: str, cores: str, env: dict | None = None) -> tuple[float, str]:
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", workdir,
            "--configfile", str(REPO / config), "--cores", cores]  # fmt: skip
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return time.perf_counter() - t0, proc.stdout + proc.stderr
 
 
@@ -28,15 +31,23 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="config/quick.yaml")
     ap.add_argument("--cores", default=str(os.cpu_count()))
+    ap.add_argument("--fresh-numba-cache", action="store_true",
+                    help="an empty NUMBA_CACHE_DIR: a first run on a new machine (UMAP compiles)")  # fmt: skip
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        full, log = snakemake(workdir, args.config, args.cores)
+        env = dict(os.environ)
+        if args.fresh_numba_cache:
+            env["NUMBA_CACHE_DIR"] = os.path.join(workdir, "numba-cache")
+        full, log = snakemake(workdir, args.config, args.cores, env)
         n_jobs = log.count("Finished jobid")
-        noop, log2 = snakemake(workdir, args.config, args.cores)
+        noop, log2 = snakemake(workdir, args.config, args.cores, env)
         assert "Nothing to be done" in log2, log2[-2000:]
         n_files = sum(1 for p in Path(workdir, "results").rglob("*") if p.is_file())
     result = {"config": args.config, "cores": args.cores, "jobs": n_jobs, "result_files": n_files,
+              "fresh_numba_cache": args.fresh_numba_cache,
               "full_run_seconds": full, "noop_rerun_seconds": noop}  # fmt: skip
+    result["cpu_model"] = cpu_model()
+    result["load_average_1min"] = os.getloadavg()[0]  # wall times mean little on a busy machine
     for k, v in result.items():
         print(f"{k:>18}: {v:.1f}" if isinstance(v, float) else f"{k:>18}: {v}")
     write_result("dag", result)

@@ -25,7 +25,20 @@ def machine() -> dict:
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "platform": platform.platform(),
+        "cpu_model": cpu_model(),
     }
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name as lscpu shows it (Linux), e.g. "AMD EPYC 7B13"."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def timeit(

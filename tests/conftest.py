@@ -22,6 +22,37 @@ if (SHARED_DATA / "tiktoken_cache").is_dir():
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED_DATA / "tiktoken_cache"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# What every Snakemake job sets for MKL (see phrenology.pipeline.jobs), for the tests that
+# compute in this process or in drivers they start: reproducible bits on Intel and AMD CPUs.
+from phrenology.pipeline.jobs import REPRODUCIBLE_BLAS  # noqa: E402
+
+for _var, _value in REPRODUCIBLE_BLAS.items():
+    os.environ.setdefault(_var, _value)
+
+
+def dag_timeout() -> float:
+    """Seconds a whole quick DAG may take before a test gives up on it.
+
+    A safety net against a hung run, not a benchmark: the quick DAG takes 1–5 minutes on two
+    idle cores. Sized from the machine: 30 minutes, times how oversubscribed its CPUs are now
+    (load average per core, at least 1); PHRENOLOGY_DAG_TIMEOUT (seconds) overrides it."""
+    if os.environ.get("PHRENOLOGY_DAG_TIMEOUT"):
+        return float(os.environ["PHRENOLOGY_DAG_TIMEOUT"])
+    cores = os.cpu_count() or 1
+    return 1800.0 * max(1.0, os.getloadavg()[0] / cores)
+
+
+def timed_out(what: str, e: subprocess.TimeoutExpired) -> str:
+    """One clear line (and the end of the output) for a run that ran out of time."""
+    out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+    err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+    return (
+        f"{what} did not finish within {e.timeout:.0f} s on this machine "
+        f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}); a slow or busy "
+        f"machine: set PHRENOLOGY_DAG_TIMEOUT=<seconds> to allow more.\n"
+        f"{out[-2000:]}\n{err[-3000:]}"
+    )
+
 
 def load_yaml(path: Path) -> dict:
     with open(path) as f:
@@ -54,12 +85,15 @@ def snakemake_cmd(workdir: Path, *args: str, configfile: Path | None = None) -> 
     ]  # fmt: skip
 
 
-def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, timeout: int = 900,
-                  check: bool = True) -> subprocess.CompletedProcess:  # fmt: skip
-    proc = subprocess.run(
-        snakemake_cmd(workdir, *args, configfile=configfile),
-        capture_output=True, text=True, timeout=timeout, cwd=workdir,
-    )  # fmt: skip
+def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None,
+                  timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:  # fmt: skip
+    try:
+        proc = subprocess.run(
+            snakemake_cmd(workdir, *args, configfile=configfile),
+            capture_output=True, text=True, timeout=timeout or dag_timeout(), cwd=workdir,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(timed_out(f"snakemake {' '.join(args)}", e)) from None
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
@@ -103,7 +137,13 @@ def quick_dag(tmp_path_factory) -> Path:
     reuse = os.environ.get("PHRENOLOGY_QUICK_RESULTS")
     if reuse:
         shutil.copytree(Path(reuse) / "results", workdir / "results")
-    run_snakemake(workdir, "--cores", "2")
+    try:
+        run_snakemake(workdir, "--cores", "2")
+    except AssertionError as e:
+        # pytest keeps a session fixture's failure: every test that needs this run fails with
+        # this one message, and the DAG is not run again for each of them
+        pytest.fail(f"the session's quick DAG run failed, so the tests that read it cannot run:\n{e}",
+                    pytrace=False)  # fmt: skip
     return workdir
 
 
@@ -165,11 +205,14 @@ def project_env(project: Path) -> dict[str, str]:
     }
 
 
-def run_in(project: Path, *args: str, check: bool = True, timeout: int = 900):
+def run_in(project: Path, *args: str, check: bool = True, timeout: float | None = None):
     """Run a command in ``project`` (``python`` means this interpreter)."""
     cmd = [sys.executable if a == "python" else a for a in args]
-    proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=timeout,
-                          env=project_env(project))  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True,
+                              timeout=timeout or dag_timeout(), env=project_env(project))  # fmt: skip
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(timed_out(" ".join(args), e)) from None
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
@@ -201,6 +244,10 @@ def quick_project(tmp_path_factory, request) -> Path:
     source = Path(reuse) if reuse else request.getfixturevalue("quick_dag")
     shutil.copytree(source / "results", project / "results", symlinks=True)
     smk = ["python", "-m", "snakemake", "--configfile", "config/quick.yaml"]
-    run_in(project, *smk, "--touch", "--cores", "1", "--quiet")
-    run_in(project, *smk, "--cores", "2")
+    try:
+        run_in(project, *smk, "--touch", "--cores", "1", "--quiet")
+        run_in(project, *smk, "--cores", "2")
+    except AssertionError as e:
+        pytest.fail(f"the session's quick project could not be made up to date:\n{e}",
+                    pytrace=False)  # fmt: skip
     return project

@@ -130,7 +130,9 @@ def euclidean_distances(x: np.ndarray) -> np.ndarray:
 
 def umap_layout(embedding: np.ndarray, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
     """2-D UMAP of the head embeddings, seeded. embedding: float[n, d] → float64[n, 2]"""
-    import umap
+    from phrenology.pipeline.caches import import_umap
+
+    umap = import_umap()  # numba functions cached between jobs
 
     n = len(embedding)
     if n_neighbors >= n:

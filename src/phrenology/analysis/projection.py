@@ -136,7 +136,9 @@ def umap_2d(
     vectors: np.ndarray, *, n_neighbors: int, min_dist: float, densmap: bool, seed: int
 ) -> np.ndarray:
     """float[n, D] → float64[n, 2] UMAP (densMAP if ``densmap``) embedding, seeded."""
-    import umap
+    from phrenology.pipeline.caches import import_umap
+
+    umap = import_umap()  # numba functions cached between jobs
 
     if n_neighbors >= len(vectors):
         raise DataError(f"UMAP needs n_neighbors ({n_neighbors}) below the {len(vectors)} points")

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from phrenology.pipeline.errors import DataError
 from phrenology.pipeline.io import REBUILD_HINT, load_torch, save_torch
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 FORMAT = "phrenology-model/1"
 
@@ -49,6 +51,10 @@ def pick_device(prefer: str | None = None) -> torch.device:
 def build_model(kwargs: Mapping[str, Any], device: torch.device | str = "cpu") -> HookedTransformer:
     """A freshly initialised model; TransformerLens seeds the init from ``kwargs['seed']``."""
     import warnings
+
+    # imported here: TransformerLens (and transformers under it) costs seconds to import, and
+    # the autoencoder jobs use this module only for pick_device
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="HookedTransformer is deprecated")

@@ -6,10 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import MutableMapping
 
+from phrenology.pipeline.caches import numba_cache_dir
+
 
 def prepare_job_environment(src: str, environ: MutableMapping[str, str] = os.environ) -> None:
     """Put ``src`` first on PYTHONPATH (jobs import the package from this checkout, also on
-    compute nodes and in conda envs) and make NLTK_DATA / TIKTOKEN_CACHE_DIR absolute.
+    compute nodes and in conda envs), make NLTK_DATA / TIKTOKEN_CACHE_DIR absolute, and set
+    NUMBA_CACHE_DIR (UMAP's numba functions compiled once per user, not once per job: 20+ s
+    each; see :mod:`phrenology.pipeline.caches`).
 
     The corpus and the tokenizer are found by their standard loaders through these two
     variables. Slurm jobs inherit this process's environment (the plugin submits with
@@ -23,3 +27,4 @@ def prepare_job_environment(src: str, environ: MutableMapping[str, str] = os.env
         )
     if environ.get("TIKTOKEN_CACHE_DIR"):
         environ["TIKTOKEN_CACHE_DIR"] = os.path.abspath(environ["TIKTOKEN_CACHE_DIR"])
+    environ["NUMBA_CACHE_DIR"] = os.path.abspath(numba_cache_dir(environ))

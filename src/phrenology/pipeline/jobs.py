@@ -26,6 +26,14 @@ from typing import Any
 from phrenology.pipeline.errors import PhrenologyError
 from phrenology.provenance import records
 
+# Read by MKL (torch's BLAS on x86) at its first call, i.e. after this is set: a job's matrix
+# products give the same bits on every run with the same thread count, on Intel and on AMD
+# CPUs alike. MKL_CBWR=AUTO is MKL's conditional numerical reproducibility on the CPU's own
+# code path (bit-identical to the default path on the Intel Xeon the quick config's hashes
+# were recorded on); *_DYNAMIC=FALSE stops MKL/OpenMP from choosing fewer threads at run time.
+# See docs/troubleshooting.md, "Determinism".
+REPRODUCIBLE_BLAS = {"MKL_CBWR": "AUTO", "MKL_DYNAMIC": "FALSE", "OMP_DYNAMIC": "FALSE"}
+
 
 @dataclass
 class Job:
@@ -61,6 +69,8 @@ def snakemake_job(smk: Any) -> Iterator[Job]:
     threads = max(1, int(getattr(smk, "threads", 1) or 1))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(threads)
+    for var, value in REPRODUCIBLE_BLAS.items():
+        os.environ.setdefault(var, value)
     log_path = smk.log[0] if len(smk.log) else None
     terminal = sys.__stderr__
     saved = sys.stdout, sys.stderr  # restored afterwards (not sys.__stdout__: tests capture them)
