@@ -4,12 +4,22 @@
 
 include: "rules/common.smk"
 include: "rules/corpus.smk"
-include: "rules/train.smk"
+
+
+if PRETRAINED:  # a published family (models.source: pretrained): fetched, not trained
+    include: "rules/pretrained.smk"
+else:
+    include: "rules/train.smk"
+
 include: "rules/capture.smk"
 include: "rules/compare.smk"
 include: "rules/autoencoder.smk"
 include: "rules/clustering.smk"
-include: "rules/knockout.smk"
+
+
+if not PRETRAINED:  # knockout loads the trained models (not yet the pretrained ones)
+    include: "rules/knockout.smk"
+
 include: "rules/summary.smk"  # last: it lists the report() outputs of the rules above
 
 

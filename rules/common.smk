@@ -43,7 +43,11 @@ onstart:
     if note:
         print(note, file=sys.stderr)
 
-SEEDS = config["seeds"]
+from phrenology.pipeline.config import is_pretrained, model_names, model_seeds
+
+PRETRAINED = is_pretrained(config)  # models.source: pretrained (rules/pretrained.smk)
+SEEDS = model_seeds(config)  # heads.tsv's seed column: the seeds, or 0, 1, ... for a family
+MODEL_NAMES = model_names(config)  # seed990, ... or the family's entry names
 MODEL = config["model"]
 
 
@@ -68,5 +72,5 @@ FINAL_OUTPUTS = []
 
 
 def attention_files():
-    """Per-seed attention tensors in seeds order (= heads.tsv order when concatenated)."""
-    return expand("results/attention/seed{seed}.npy", seed=SEEDS)
+    """Per-model attention tensors in model order (= heads.tsv order when concatenated)."""
+    return expand("results/attention/{name}.npy", name=MODEL_NAMES)

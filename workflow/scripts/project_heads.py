@@ -3,7 +3,7 @@
 from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
-    from phrenology.analysis.heads import head_label, head_vectors, load_head_patterns
+    from phrenology.analysis.heads import head_labels, head_vectors, load_head_patterns
     from phrenology.analysis.projection import project, projection_table, with_artificial_heads
     from phrenology.pipeline import io
 
@@ -15,5 +15,5 @@ with snakemake_job(snakemake) as job:
     points = with_artificial_heads(head_vectors(patterns), n_prompts, n_ctx)
     del patterns
     coordinates = project(points, p.projection)
-    labels = [head_label(*row) for row in heads[["seed", "layer", "head"]].itertuples(index=False)]
+    labels = head_labels(heads)
     io.write_tsv(snakemake.output[0], projection_table(labels, coordinates))
