@@ -44,6 +44,10 @@ def plot_projections(table: pd.DataFrame, heads: pd.DataFrame, params: Mapping[s
 
     seeds = list(dict.fromkeys(heads["seed"]))
     colors = model_colors(seeds)
+    # a pretrained family's heads.tsv names its models; trained models go by their seed
+    names = dict(
+        zip(heads["seed"], heads["model"] if "model" in heads else heads["seed"], strict=True)
+    )
     identity = dict(
         zip(head_labels(heads), zip(heads["seed"], heads["layer"], strict=True), strict=True)
     )
@@ -99,7 +103,8 @@ def plot_projections(table: pd.DataFrame, heads: pd.DataFrame, params: Mapping[s
         ax.set_ylabel(f"{axis}2")
 
     handles = [
-        Line2D([], [], linestyle="", marker="o", color=colors[s], label=f"model {s}") for s in seeds
+        Line2D([], [], linestyle="", marker="o", color=colors[s], label=f"model {names[s]}")
+        for s in seeds
     ]
     if n_layers > 1:
         handles += [

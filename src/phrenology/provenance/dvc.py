@@ -84,6 +84,20 @@ PARAM_KEYS: dict[str, dict[str, str | tuple[str, ...] | None]] = {
     "sample_prompts": {"n_prompts": "capture.n_prompts", "seed": "capture.prompt_seed"},
     "train_model": {"model": "model", "train": "train", "checkpoint": None},
     "capture_attention": {"batch_size": "capture.batch_size"},
+    # models.source pretrained (rules/pretrained.smk); dvc.yaml is kept for trained configs only
+    "fetch_model": {"entry": ("models.entries",)},
+    "sample_pretrained_prompts": {
+        "entry": ("models.entries",),
+        "corpus": "corpus",
+        "n_prompts": "capture.n_prompts",
+        "seed": "capture.prompt_seed",
+    },
+    "capture_pretrained": {
+        "entry": ("models.entries",),
+        "batch_size": "capture.batch_size",
+        "dtype": None,  # capture.dtype, float32 when absent
+    },
+    "pretrained_heads_table": {"seeds": ("models.entries",), "models": ("models.entries",)},
     "plot_attention_distance": {"n_prompts": "capture.n_prompts"},
     "project_heads": {"projection": "analysis.projection"},
     "plot_projections": {"projection": "analysis.projection"},
