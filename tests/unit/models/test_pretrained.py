@@ -81,3 +81,45 @@ def test_tokenizer_encodes_without_special_tokens(tiny):
     assert tok.eos_token_id not in ids[0] + ids[1]
     other = tiny_hf_models.tokenizer(vocab_size=300)
     assert pretrained.tokenizer_fingerprint(tok) != pretrained.tokenizer_fingerprint(other)
+
+
+@pytest.mark.parametrize(
+    ("repo_files", "weights"),
+    [
+        (
+            ["config.json", "model.safetensors", "pytorch_model.bin", "modeling_x.py"],
+            "*.safetensors",
+        ),
+        (["config.json", "pytorch_model.bin"], "*.bin"),
+    ],
+)
+def test_fetch_prefers_safetensors_and_never_fetches_code(
+    tmp_path, monkeypatch, repo_files, weights
+):
+    import huggingface_hub
+
+    calls = {}
+    snapshot = tmp_path / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+
+    class Api:
+        def list_repo_files(self, repo_id, revision=None):
+            calls["listed"] = (repo_id, revision)
+            return repo_files
+
+    def download(repo_id, revision=None, allow_patterns=None, **kwargs):
+        calls["download"] = (repo_id, revision, allow_patterns, kwargs)
+        return str(snapshot)
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", download)
+    entry = pretrained.Entry(name="s", id="EleutherAI/pythia-14m-seed3", revision="step1000",
+                             architecture="EleutherAI/pythia-14m")  # fmt: skip
+    record = pretrained.fetch(entry)
+    repo_id, revision, patterns, kwargs = calls["download"]
+    assert (repo_id, revision) == ("EleutherAI/pythia-14m-seed3", "step1000")
+    assert weights in patterns and not {"*.safetensors", "*.bin"} - {weights} & set(patterns)
+    assert not any(p.endswith(".py") or p == "*" for p in patterns)
+    assert "trust_remote_code" not in kwargs
+    assert record["commit"] == "abc123" and record["architecture"] == "EleutherAI/pythia-14m"
