@@ -16,7 +16,9 @@ random data of the right shape: cost depends on shapes, not values.
 3. ``scaling``: the Gram raw branch (distances + maps + 5 components) for the quick
    architecture (2 × 4 heads) at 3, 9, 27 models × 256, 1024, 4096 prompts (n_ctx 16).
 
-    python benchmarks/bench_pretrained.py [--quick]   (--quick: smaller pythia part)
+    python benchmarks/bench_pretrained.py [--quick] [--only PART]
+    --quick: the pythia part captures 64 prompts (not 1024 / 256) and analyses n_ctx 64 at
+    64 prompts (not 256), for a shared 2-core machine; times scale linearly in prompts
 """
 
 from __future__ import annotations
@@ -45,9 +47,12 @@ def make(folder, n_models, heads, n_prompts, n_ctx, dtype="float32"):
         paths.append(path)
         del x
     return paths
+CPU0 = time.process_time()
 def report(**times):
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({**times, "peak_rss_mb": peak}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU seconds of the whole child (all threads, imports included): robust on a shared machine
+    print(json.dumps({**times, "cpu_s_process": time.process_time() - CPU0,
+                      "peak_rss_mb": usage.ru_maxrss / 1024}))
 """
 
 WARM_UMAP = """
@@ -63,7 +68,7 @@ from phrenology.analysis.heads import head_vectors, load_patterns
 from phrenology.analysis.projection import pattern_components, project, with_artificial_heads
 PARAMS
 WARM
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 patterns = load_patterns(paths)
 t1 = time.perf_counter()
 d = attention_distances(patterns)
@@ -78,14 +83,14 @@ t4 = time.perf_counter()
 np.save(f"{folder}/exact_d.npy", d); np.save(f"{folder}/exact_pca.npy", xy["pca"])
 np.save(f"{folder}/exact_var.npy", comp.explained_variance)
 report(umap_jit_s=jit, load_s=t1 - t0, distances_s=t2 - t1, projections_s=t3 - t2,
-       components_s=t4 - t3, total_s=t4 - t0)
+       components_s=t4 - t3, total_s=t4 - t0, cpu_total_s=time.process_time() - c0)
 """
 
 GRAM = """
 from phrenology.analysis import gram
 PARAMS
 WARM
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 maps = [np.load(p, mmap_mode="r") for p in paths]
 t1 = time.perf_counter()
 d = gram.distances(maps)
@@ -97,7 +102,7 @@ t4 = time.perf_counter()
 np.save(f"{folder}/gram_d.npy", d); np.save(f"{folder}/gram_pca.npy", xy["pca"])
 np.save(f"{folder}/gram_var.npy", comp.explained_variance)
 report(umap_jit_s=jit, load_s=t1 - t0, distances_s=t2 - t1, projections_s=t3 - t2,
-       components_s=t4 - t3, total_s=t4 - t0)
+       components_s=t4 - t3, total_s=t4 - t0, cpu_total_s=time.process_time() - c0)
 """
 
 PARAMS = """
@@ -175,7 +180,7 @@ def pythia160m(quick: bool) -> dict:
             cap = CAPTURE.replace("N_PROMPTS", str(n_cap)).replace("N_CTX", str(n_ctx))
             cap = cap.replace("FOLDER", repr(tmp))
             out[f"capture_one_model_{n_cap}x{n_ctx}"] = child(cap)
-        for n_prompts, n_ctx in ((1024, 16), (256, 64)):
+        for n_prompts, n_ctx in ((1024, 16), (256 if not quick else 64, 64)):
             paths = make_data(tmp, 9, 144, n_prompts, n_ctx)
             out[f"gram_branch_9_models_{n_prompts}x{n_ctx}"] = route(GRAM, tmp, paths)
             for p in paths:
