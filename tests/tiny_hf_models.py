@@ -31,7 +31,7 @@ def tokenizer(vocab_size: int = 400):
 
 
 def build(folder: Path, arch: str, seed: int, n_layers: int = 2, n_heads: int = 2,
-          d_model: int = 16, n_ctx: int = 32, tok=None) -> Path:  # fmt: skip
+          d_model: int = 16, n_ctx: int = 32, tok=None, **extra) -> Path:  # fmt: skip
     """Save a randomly initialised ``gpt2`` or ``gpt_neox`` model (+ tokenizer) to ``folder``."""
     import torch
     from transformers import AutoModelForCausalLM, GPT2Config, GPTNeoXConfig
@@ -48,6 +48,8 @@ def build(folder: Path, arch: str, seed: int, n_layers: int = 2, n_heads: int = 
                             bos_token_id=0, eos_token_id=0)  # fmt: skip
     else:
         raise ValueError(arch)
+    for key, value in extra.items():  # e.g. the Stanford CRFM (Mistral) GPT-2 attention settings
+        setattr(cfg, key, value)
     cfg.architectures = [{"gpt2": "GPT2LMHeadModel", "gpt_neox": "GPTNeoXForCausalLM"}[arch]]
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(cfg)

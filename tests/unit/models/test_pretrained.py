@@ -15,11 +15,16 @@ from phrenology.pipeline.errors import DataError
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny_hf")
     tok = tiny_hf_models.tokenizer()
-    return {arch: tiny_hf_models.build(root / arch, arch, seed=3, tok=tok)
-            for arch in ("gpt2", "gpt_neox")}  # fmt: skip
+    folders = {arch: tiny_hf_models.build(root / arch, arch, seed=3, tok=tok)
+               for arch in ("gpt2", "gpt_neox")}  # fmt: skip
+    # the Stanford CRFM GPT-2 seeds scale attention by 1 / layer index (Mistral's setting)
+    folders["gpt2_mistral"] = tiny_hf_models.build(
+        root / "gpt2_mistral", "gpt2", seed=4, tok=tok, scale_attn_by_inverse_layer_idx=True
+    )
+    return folders
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "gpt_neox"])
+@pytest.mark.parametrize("arch", ["gpt2", "gpt_neox", "gpt2_mistral"])
 def test_transformer_lens_equals_hugging_face(tiny, arch):
     folder = str(tiny[arch])
     hf = pretrained.load_hf_model(folder)
