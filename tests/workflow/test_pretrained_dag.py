@@ -22,6 +22,9 @@ def family_config(quick_config, folders, **capture):
     cfg["models"] = {"source": "pretrained", "entries": [{"path": str(f)} for f in folders]}
     cfg["model"] = {"n_layers": 2, "n_heads": 2, "n_ctx": 16}
     cfg["capture"] = {**cfg["capture"], "n_prompts": 64, **capture}
+    # smaller than quick.yaml where it costs time and tests nothing more about families
+    cfg["autoencoder"] = {**cfg["autoencoder"], "bottlenecks": [2, 4], "epochs": 3}
+    cfg["clustering"] = {**cfg["clustering"], "n_gamma": 10}
     return cfg
 
 
@@ -35,7 +38,7 @@ def family_run(tmp_path_factory):
     config = write_config(root / "family.yaml", cfg)
     work = root / "work"
     work.mkdir()
-    proc = run_snakemake(work, "--cores", "2", configfile=config, timeout=1500)
+    proc = run_snakemake(work, "--cores", "2", configfile=config, timeout=3600)
     return work, folders, cfg, proc
 
 
