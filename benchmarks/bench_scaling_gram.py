@@ -1,4 +1,3 @@
-
 """How the Gram raw branch (distances + Fig. 8 maps + 5 components) grows with models and
 prompts, quick architecture (2 layers × 4 heads per model), n_ctx 16, in ONE process:
 CPU seconds (single-threaded BLAS / numba, UMAP JIT warmed up once) and the peak of numpy
