@@ -1,4 +1,3 @@
-
 """The pythia-160m shape, reduced for a shared 2-core machine, in ONE process (CPU seconds,
 single-threaded): capture of one randomly initialised TransformerLens model of that shape
 (12 × 12 heads, d_model 768, d_vocab 50,304, rotary, parallel attention/MLP) on a few prompts,
