@@ -54,7 +54,7 @@ def test_whole_dag_runs_on_a_tiny_pretrained_family(family_run):
     assert (work / "results" / "metrics.json").is_file()
     assert not (work / "results" / "knockout").exists()  # not run on pretrained families
     assert not (work / "results" / "models").exists()  # nothing trained
-    points = pd.read_csv(work / "results" / "projections" / "projections.tsv", sep="\t")
+    points = pd.read_csv(work / "results" / "projection" / "projections.tsv", sep="\t")
     assert f"{names[1]} L1H0" in set(points["point"])  # labels: <model> L<l>H<h>
 
 
