@@ -5,13 +5,29 @@
 
 include: "rules/common.smk"
 include: "rules/corpus.smk"
-include: "rules/train.smk"
+
+
+if PRETRAINED:  # a published family (models.source: pretrained): fetched, not trained
+
+    include: "rules/pretrained.smk"
+
+else:
+
+    include: "rules/train.smk"
+
+
 include: "rules/capture.smk"
 include: "rules/compare.smk"
 include: "rules/autoencoder.smk"
 include: "rules/clustering.smk"
-include: "rules/knockout.smk"
-include: "rules/verdict.smk"
+
+
+if not PRETRAINED:  # knockout and the verdict load the trained models (not yet the pretrained)
+
+    include: "rules/knockout.smk"
+    include: "rules/verdict.smk"
+
+
 include: "rules/summary.smk"  # last: it summarises the report() outputs of the rules above
 
 

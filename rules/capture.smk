@@ -33,7 +33,7 @@ rule heads_table:
     conda:
         "../envs/data.yaml"
     params:
-        seeds=cfg("seeds"),
+        seeds=SEEDS_PARAM,
         n_layers=cfg("model.n_layers"),
         n_heads=cfg("model.n_heads"),
     script:

@@ -42,7 +42,11 @@ onstart:
         print(note, file=sys.stderr)
 
 
-SEEDS = config["seeds"]
+from phrenology.pipeline.config import is_pretrained, model_names, model_seeds
+
+PRETRAINED = is_pretrained(config)  # models.source: pretrained (rules/pretrained.smk)
+SEEDS = model_seeds(config)  # heads.tsv's seed column: the seeds, or 0, 1, ... for a family
+MODEL_NAMES = model_names(config)  # seed990, ... or the family's entry names
 
 
 def cfg(*keys, combine=None, only=None):
@@ -59,6 +63,9 @@ def cfg(*keys, combine=None, only=None):
 
 # heads of one model, the stride of every head axis
 HEADS_PER_MODEL = cfg("model.n_layers", "model.n_heads", combine=lambda l, h: l * h)
+# heads.tsv's seed column as a param: the seeds, or a family's positions 0, 1, ... (its models)
+MODELS_KEY = "models.entries" if PRETRAINED else "seeds"
+SEEDS_PARAM = cfg(MODELS_KEY, combine=lambda _: SEEDS)
 
 
 wildcard_constraints:
@@ -81,12 +88,14 @@ def final_outputs():
     """The default target's inputs: every rule's final products, named through
     `rules.<name>` so that a renamed output cannot drop out. The Snakefile calls it once
     every rules file is included (the rules it names must exist by then; their include
-    order does not matter)."""
+    order does not matter). A pretrained family (PRETRAINED) has no trained models, knockout
+    or verdict yet."""
     return [
-        rules.sample_prompts.output.parquet,
-        *expand("results/models/seed{seed}/model.pt", seed=SEEDS),  # train_model or train_group_*
+        # plain paths: a file named through rules.<name> asks for that rule, and a pretrained
+        # family makes these two with its own rules (ruleorder in pretrained.smk)
+        str(rules.sample_prompts.output.parquet),
         *attention_files(),
-        *rules.heads_table.output,
+        *map(str, rules.heads_table.output),
         # comparing heads' patterns (compare.smk)
         *rules.attention_distance.output,
         *rules.plot_attention_distance.output,
@@ -111,6 +120,17 @@ def final_outputs():
         *rules.plot_fig04.output,
         *rules.plot_fig05.output,
         *rules.plot_fig06.output,
+        *([] if PRETRAINED else trained_model_outputs()),
+        # DVC metrics and the report's provenance summaries (summary.smk)
+        *rules.metrics_summary.output,
+        *rules.report_provenance.output,
+    ]
+
+
+def trained_model_outputs():
+    """final_outputs() that exist for trained models only (train, knockout, verdict)."""
+    return [
+        *expand("results/models/seed{seed}/model.pt", seed=SEEDS),  # train_model or train_group_*
         # knockout (knockout.smk)
         rules.knockout_single_head.output.table,
         rules.knockout_cluster.output.table,
@@ -128,15 +148,12 @@ def final_outputs():
         *rules.plot_verdict_null.output,
         *rules.plot_verdict_consensus.output,
         *rules.plot_verdict_matching.output,
-        # DVC metrics and the report's provenance summaries (summary.smk)
-        *rules.metrics_summary.output,
-        *rules.report_provenance.output,
     ]
 
 
 def attention_files():
-    """Per-seed attention tensors in seeds order (= heads.tsv order when concatenated)."""
-    return expand("results/attention/seed{seed}.npy", seed=SEEDS)
+    """Per-model attention tensors in model order (= heads.tsv order when concatenated)."""
+    return expand("results/attention/{name}.npy", name=MODEL_NAMES)
 
 
 def untrained_attention_files():

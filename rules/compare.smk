@@ -5,7 +5,7 @@
 # without recomputing.
 
 HEADS_PARAMS = {
-    "seeds": cfg("seeds"),
+    "seeds": SEEDS_PARAM,
     "n_layers": cfg("model.n_layers"),
     "n_heads": cfg("model.n_heads"),
 }
@@ -275,7 +275,7 @@ rule plot_first_token:
         runtime=10,
     params:
         n_heads_total=cfg(
-            "seeds", "model.n_layers", "model.n_heads", combine=lambda s, l, h: len(s) * l * h
+            MODELS_KEY, "model.n_layers", "model.n_heads", combine=lambda m, l, h: len(m) * l * h
         ),
     script:
         "../workflow/scripts/plot_first_token.py"

@@ -7,4 +7,6 @@ with snakemake_job(snakemake) as job:
     from phrenology.pipeline import io
 
     p = snakemake.params
-    io.write_tsv(snakemake.output[0], head_table(p.seeds, p.n_layers, p.n_heads))
+    io.write_tsv(
+        snakemake.output[0], head_table(p.seeds, p.n_layers, p.n_heads, getattr(p, "models", None))
+    )

@@ -27,11 +27,14 @@ if TYPE_CHECKING:
 HEAD_COLUMNS = ["head_index", "seed", "layer", "head"]
 
 
-def head_table(seeds: Sequence[int], n_layers: int, n_heads: int) -> pd.DataFrame:
-    """One row per head of every model: ``head_index, seed, layer, head``.
+def head_table(
+    seeds: Sequence[int], n_layers: int, n_heads: int, models: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """One row per head of every model: ``head_index, seed, layer, head`` (+ ``model``).
 
     Row ``i`` is head ``i`` of any matrix built by stacking the per-seed attention
-    tensors in ``seeds`` order (their head axis is layer-major).
+    tensors in ``seeds`` order (their head axis is layer-major). ``models`` (a pretrained
+    family's names, one per seed) adds a ``model`` column.
     """
     import pandas as pd
 
@@ -43,19 +46,33 @@ def head_table(seeds: Sequence[int], n_layers: int, n_heads: int) -> pd.DataFram
     ]
     frame = pd.DataFrame(rows, columns=HEAD_COLUMNS[1:])
     frame.insert(0, "head_index", range(len(frame)))
+    if models is not None:
+        if len(models) != len(seeds):
+            raise ValueError(f"{len(models)} model names for {len(seeds)} models")
+        frame["model"] = np.repeat(np.asarray(models, dtype=object), n_layers * n_heads)
     return frame
 
 
-def head_label(seed: int, layer: int, head: int) -> str:
-    """Short label for plots, e.g. ``990 L0H1``."""
+def head_label(seed: int | str, layer: int, head: int) -> str:
+    """Short label for plots, e.g. ``990 L0H1``, or ``<model> L0H1`` for a pretrained family."""
     return f"{seed} L{layer}H{head}"
+
+
+def head_labels(heads: pd.DataFrame) -> list[str]:
+    """:func:`head_label` of every row: by model name when heads.tsv has a ``model`` column."""
+    who = heads["model"] if "model" in heads.columns else heads["seed"]
+    return [
+        head_label(w, la, h) for w, la, h in zip(who, heads["layer"], heads["head"], strict=True)
+    ]
 
 
 def load_heads(path: str, seeds: Sequence[int], n_layers: int, n_heads: int) -> pd.DataFrame:
     """heads.tsv, checked against the configuration that the attention files came from."""
-    heads = read_tsv(path, columns=HEAD_COLUMNS)[HEAD_COLUMNS]
+    heads = read_tsv(path, columns=HEAD_COLUMNS)
+    heads = heads[HEAD_COLUMNS + (["model"] if "model" in heads.columns else [])]
     expected = head_table(seeds, n_layers, n_heads)
-    if heads.shape != expected.shape or not (heads.to_numpy() == expected.to_numpy()).all():
+    numbers = heads[HEAD_COLUMNS]
+    if numbers.shape != expected.shape or not (numbers.to_numpy() == expected.to_numpy()).all():
         raise DataError(
             f"{path} does not list {len(seeds)} seeds × {n_layers} layers × {n_heads} heads "
             f"in seed/layer/head order as the config does; {REBUILD_HINT}"

@@ -124,66 +124,98 @@ def allowed_values(schema: Mapping[str, Any]) -> str:
     return ""
 
 
+def is_pretrained(cfg: Mapping[str, Any]) -> bool:
+    """models.source is pretrained (a published family) rather than train (the default)."""
+    return (cfg.get("models") or {}).get("source", "train") == "pretrained"
+
+
+def model_seeds(cfg: Mapping[str, Any]) -> list[int]:
+    """heads.tsv's ``seed`` column values, one per model: the seeds, or for a pretrained family
+    the entries' positions 0, 1, ... (their names are heads.tsv's ``model`` column)."""
+    if is_pretrained(cfg):
+        return list(range(len(cfg["models"]["entries"])))
+    return list(cfg["seeds"])
+
+
+def model_names(cfg: Mapping[str, Any]) -> list[str]:
+    """One name per model, in heads.tsv order: ``seed990`` for trained ones (their file names),
+    the entry's name for a pretrained family."""
+    if is_pretrained(cfg):
+        from phrenology.models.pretrained import entries_from_config
+
+        return [e.name for e in entries_from_config(cfg)]
+    return [f"seed{s}" for s in cfg["seeds"]]
+
+
 def n_heads_total(cfg: Mapping[str, Any]) -> int:
-    """Heads across all models: seeds × layers × heads."""
-    return len(cfg["seeds"]) * cfg["model"]["n_layers"] * cfg["model"]["n_heads"]
+    """Heads across all models: models × layers × heads."""
+    return len(model_seeds(cfg)) * cfg["model"]["n_layers"] * cfg["model"]["n_heads"]
 
 
 def check_consistency(cfg: Mapping[str, Any]) -> None:
     """Checks between keys that a JSON schema cannot express."""
     model, n_ctx = cfg["model"], cfg["model"]["n_ctx"]
+    pretrained = is_pretrained(cfg)
+    if pretrained:  # seeds, train and knockout are then unused (Snakemake merges config.yaml's)
+        from phrenology.models.pretrained import check_entries
+
+        check_entries(cfg["models"])
     heads = n_heads_total(cfg)
     heads_desc = (
-        f"{heads} = {len(cfg['seeds'])} seeds × {model['n_layers']} layers × "
-        f"{model['n_heads']} heads"
+        f"{heads} = {len(model_seeds(cfg))} {'models' if pretrained else 'seeds'} × "
+        f"{model['n_layers']} layers × {model['n_heads']} heads"
     )
     n_prompts = cfg["capture"]["n_prompts"]
     n_pairs = n_ctx * (n_ctx + 1) // 2
 
-    train = cfg["train"]
-    if train.get("compile", "eager") != "eager" and train.get("models_per_job", 1) == 1:
+    train = cfg.get("train") if not pretrained else None
+    if train and train.get("compile", "eager") != "eager" and train.get("models_per_job", 1) == 1:
         raise ConfigError(
             "train.compile",
             f"{train['compile']!r} applies to batched training only; set train.models_per_job "
             "above 1 or train.compile to 'eager'",
         )
 
-    ko = cfg["knockout"]
-    if ko["model_seed"] not in cfg["seeds"]:
+    ko = cfg.get("knockout") if not pretrained else None
+    if ko is None:
+        pass
+    elif ko["model_seed"] not in cfg["seeds"]:
         raise ConfigError(
             "knockout.model_seed", f"{ko['model_seed']} is not one of seeds {cfg['seeds']}"
         )
-    if ko["layer"] >= model["n_layers"]:
+    elif ko["layer"] >= model["n_layers"]:
         raise ConfigError(
             "knockout.layer", f"{ko['layer']} must be below model.n_layers ({model['n_layers']})"
         )
-    if ko["head"] >= model["n_heads"]:
+    elif ko["head"] >= model["n_heads"]:
         raise ConfigError(
             "knockout.head", f"{ko['head']} must be below model.n_heads ({model['n_heads']})"
         )
 
-    for i, other in enumerate(ko["compare"]):
-        key = f"knockout.compare.{i}"
-        if other["model_seed"] not in cfg["seeds"]:
+    if ko is not None:  # knockout.compare: two heads of two different models
+        for i, other in enumerate(ko["compare"]):
+            key = f"knockout.compare.{i}"
+            if other["model_seed"] not in cfg["seeds"]:
+                raise ConfigError(
+                    f"{key}.model_seed", f"{other['model_seed']} is not one of seeds {cfg['seeds']}"
+                )
+            if other["layer"] >= model["n_layers"]:
+                raise ConfigError(
+                    f"{key}.layer",
+                    f"{other['layer']} must be below model.n_layers ({model['n_layers']})",
+                )
+            if other["head"] >= model["n_heads"]:
+                raise ConfigError(
+                    f"{key}.head",
+                    f"{other['head']} must be below model.n_heads ({model['n_heads']})",
+                )
+        first, second = ko["compare"]
+        if first["model_seed"] == second["model_seed"]:
             raise ConfigError(
-                f"{key}.model_seed", f"{other['model_seed']} is not one of seeds {cfg['seeds']}"
+                "knockout.compare.1.model_seed",
+                f"{second['model_seed']} is the model of knockout.compare.0 too; the comparison is "
+                "between heads of two different models",
             )
-        if other["layer"] >= model["n_layers"]:
-            raise ConfigError(
-                f"{key}.layer",
-                f"{other['layer']} must be below model.n_layers ({model['n_layers']})",
-            )
-        if other["head"] >= model["n_heads"]:
-            raise ConfigError(
-                f"{key}.head", f"{other['head']} must be below model.n_heads ({model['n_heads']})"
-            )
-    first, second = ko["compare"]
-    if first["model_seed"] == second["model_seed"]:
-        raise ConfigError(
-            "knockout.compare.1.model_seed",
-            f"{second['model_seed']} is the model of knockout.compare.0 too; the comparison is "
-            "between heads of two different models",
-        )
 
     ae = cfg["autoencoder"]
     for b in ae["bottlenecks"]:
@@ -298,6 +330,8 @@ def check_with_tokenizer(cfg: Mapping[str, Any]) -> str | None:
     """
     from phrenology.data import vocab
 
+    if is_pretrained(cfg):  # no knockout on pretrained families; their tokenizers are their own
+        return None
     name = cfg["corpus"]["tokenizer"]
     if not vocab.encoding_cached(name):
         return (

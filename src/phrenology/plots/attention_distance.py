@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from phrenology.analysis.heads import head_label
+from phrenology.analysis.heads import head_labels
 from phrenology.plots import new_figure
 from phrenology.plots.text import wrap_title
 
@@ -46,10 +46,7 @@ def plot_attention_distance(
 
     fontsize = _tick_fontsize(n, size * 0.75)
     if fontsize:
-        labels = [
-            head_label(s, la, h)
-            for s, la, h in heads[["seed", "layer", "head"]].itertuples(index=False)
-        ]
+        labels = head_labels(heads)
         ax.set_xticks(range(n), labels, rotation=90, fontsize=fontsize)
         ax.set_yticks(range(n), labels, fontsize=fontsize)
     else:  # too many heads to name each: name the models at the centre of their blocks

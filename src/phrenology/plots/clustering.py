@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from phrenology.analysis.heads import head_label, pair_index
+from phrenology.analysis.heads import head_labels, pair_index
 from phrenology.plots import model_colors, new_figure
 from phrenology.plots.text import annotate_without_overlap, omitted_note
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def _labels(heads: pd.DataFrame) -> list[str]:
-    return [head_label(r.seed, r.layer, r.head) for r in heads.itertuples(index=False)]
+    return head_labels(heads)
 
 
 def _tick_size(n: int) -> float:

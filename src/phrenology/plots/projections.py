@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from phrenology.analysis.artificial import ARTIFICIAL_HEADS, ARTIFICIAL_LABELS
-from phrenology.analysis.heads import head_label
+from phrenology.analysis.heads import head_labels
 from phrenology.pipeline.errors import DataError
 from phrenology.pipeline.io import REBUILD_HINT
 from phrenology.plots import model_colors, new_figure
@@ -44,10 +44,13 @@ def plot_projections(table: pd.DataFrame, heads: pd.DataFrame, params: Mapping[s
 
     seeds = list(dict.fromkeys(heads["seed"]))
     colors = model_colors(seeds)
-    identity = {
-        head_label(s, la, h): (s, la)
-        for s, la, h in heads[["seed", "layer", "head"]].itertuples(index=False)
-    }
+    # a pretrained family's heads.tsv names its models; trained models go by their seed
+    names = dict(
+        zip(heads["seed"], heads["model"] if "model" in heads else heads["seed"], strict=True)
+    )
+    identity = dict(
+        zip(head_labels(heads), zip(heads["seed"], heads["layer"], strict=True), strict=True)
+    )
     unknown = sorted(set(table.loc[table["kind"] == "head", "point"]) - set(identity))
     if unknown:
         raise DataError(
@@ -100,7 +103,8 @@ def plot_projections(table: pd.DataFrame, heads: pd.DataFrame, params: Mapping[s
         ax.set_ylabel(f"{axis}2")
 
     handles = [
-        Line2D([], [], linestyle="", marker="o", color=colors[s], label=f"model {s}") for s in seeds
+        Line2D([], [], linestyle="", marker="o", color=colors[s], label=f"model {names[s]}")
+        for s in seeds
     ]
     if n_layers > 1:
         handles += [
