@@ -145,6 +145,7 @@ def trained_model_outputs():
         # the verdict (verdict.smk)
         rules.verdict_summary.output.summary,
         rules.verdict_summary.output.clusters,
+        *rules.verdict_sensitivity.output,
         *rules.plot_verdict_null.output,
         *rules.plot_verdict_consensus.output,
         *rules.plot_verdict_matching.output,

@@ -329,6 +329,45 @@ rule verdict_summary:
         "../workflow/scripts/verdict_summary.py"
 
 
+rule verdict_sensitivity:
+    """The best F and its permutation p redone for every trained bottleneck × k in
+    clustering.k + statistics.sensitivity.k_offsets × both edge weightings: does the answer
+    depend on these choices?"""
+    input:
+        aic="results/autoencoder/aic.tsv",
+        codes=autoencoder_files("codes.npy"),
+        heads="results/heads.tsv",
+    output:
+        f"{VERDICT}/sensitivity.tsv",
+    log:
+        "logs/verdict/sensitivity.log",
+    benchmark:
+        "logs/benchmarks/verdict_sensitivity.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=lambda wc, input, attempt: int(1000 + 3 * input.size_mb) * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
+    params:
+        bottlenecks=cfg("autoencoder.bottlenecks"),
+        mode=cfg("autoencoder.head_embedding"),
+        k=cfg("clustering.k"),
+        k_offsets=cfg("statistics.sensitivity.k_offsets"),
+        edge_weights=cfg("clustering.edge_weights"),
+        gamma_range=cfg("clustering.gamma_range"),
+        n_gamma=cfg(
+            "statistics.sensitivity.n_gamma",
+            "clustering.n_gamma",
+            combine=lambda n, default: default if n is None else n,
+        ),
+        n_iterations=cfg("clustering.n_iterations"),
+        leiden_seed=cfg("clustering.seed"),
+        n_permutations=cfg("statistics.n_permutations"),
+        seed=cfg("statistics.seed"),
+    script:
+        "../workflow/scripts/verdict_sensitivity.py"
+
+
 # ---------------------------------------------------------------- figures
 
 
