@@ -17,16 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from phrenology.analysis.clustering import (
-    EDGE_WEIGHTS,
-    build_graph,
-    edge_weights,
-    euclidean_distances,
-    head_embedding,
-    knn_edges,
-    leiden_partition,
-)
+from phrenology.analysis.clustering import EDGE_WEIGHTS, head_embedding, leiden_partition
 from phrenology.statistics.null import best_f_null, f_scores
+from phrenology.statistics.stability import embedding_graph
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,9 +34,7 @@ def sweep(
     embedding: np.ndarray, k: int, weights: str, gammas: np.ndarray, seed: int, n_iterations: int
 ) -> np.ndarray:
     """The pipeline's kNN → Leiden path at every γ. embedding: float[n, d] → int[n_gamma, n]"""
-    dist = euclidean_distances(embedding)
-    edges = knn_edges(dist, k)
-    graph = build_graph(len(dist), edges, edge_weights(dist, edges, weights))
+    graph = embedding_graph(embedding, k, weights)
     return np.array([leiden_partition(graph, g, seed, n_iterations) for g in gammas])
 
 

@@ -16,6 +16,8 @@ below 0.5 a cluster dissolves, above 0.75 it is stable).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from phrenology.analysis.clustering import (
@@ -30,14 +32,18 @@ from phrenology.analysis.clustering import (
 UNSTABLE, STABLE = 0.5, 0.75  # Hennig's thresholds on the mean best-match Jaccard
 
 
+def embedding_graph(embedding: np.ndarray, k: int, weights: str) -> Any:
+    """The pipeline's kNN graph (knn_graph rule) of an embedding float[n, d]: an igraph Graph."""
+    dist = euclidean_distances(embedding)
+    edges = knn_edges(dist, k)
+    return build_graph(len(dist), edges, edge_weights(dist, edges, weights))
+
+
 def cluster_embedding(
     embedding: np.ndarray, k: int, weights: str, gamma: float, seed: int, n_iterations: int = -1
 ) -> np.ndarray:
     """The pipeline's kNN → Leiden path at one γ. embedding: float[n, d] → labels int[n]"""
-    dist = euclidean_distances(embedding)
-    edges = knn_edges(dist, k)
-    graph = build_graph(len(dist), edges, edge_weights(dist, edges, weights))
-    return leiden_partition(graph, gamma, seed, n_iterations)
+    return leiden_partition(embedding_graph(embedding, k, weights), gamma, seed, n_iterations)
 
 
 def bootstrap_prompts(
