@@ -115,8 +115,15 @@ def test_toy_two_models_two_layers_three_heads(tmp_path, config_override):
         "analysis": {
             "components": {"n_components": 3, "n_prompts_shown": 3, "token_component": 2},
             "first_token": {"n_prompts": 4},
+            "decomposition": {"n_prompts": 4},
         },
-        "knockout": {"model_seed": 11},
+        "knockout": {
+            "model_seed": 11,
+            "compare": [
+                {"model_seed": 11, "layer": 0, "head": 0},
+                {"model_seed": 12, "layer": 0, "head": 0},
+            ],
+        },
     }
     config_path = config_override(changes)
     cfg = yaml.safe_load(config_path.read_text())

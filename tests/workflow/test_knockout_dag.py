@@ -117,6 +117,10 @@ def toy_workdir(tmp_path, quick_config):
     cfg["knockout"].update(
         {"model_seed": 12, "layer": 1, "head": 2, "n_prompts": 6, "batch_size": 4, "n_labels": 4}
     )
+    cfg["knockout"]["compare"] = [
+        {"model_seed": TOY_SEEDS[0], "layer": 0, "head": 0},
+        {"model_seed": TOY_SEEDS[1], "layer": 0, "head": 0},
+    ]
     for seed in TOY_SEEDS:
         kwargs = model_kwargs(cfg["model"], len(vocab), seed)
         save_model(tmp_path / f"results/models/seed{seed}/model.pt", build_model(kwargs), kwargs)
