@@ -65,6 +65,6 @@ else:
                 # a slice of the seeds (train.models_per_job is in train)
                 group_seeds=cfg("seeds", combine=lambda s, g=_group: list(g)),
                 # not outputs: they must survive a killed job so the rerun resumes from them
-                checkpoints=expand("results/checkpoints/seed{seed}.pt", seed=_group),
+                checkpoints=lambda wc, g=_group: [f"results/checkpoints/seed{s}.pt" for s in g],
             script:
                 "../workflow/scripts/train_group.py"
