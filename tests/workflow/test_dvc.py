@@ -127,6 +127,7 @@ def test_clustering_stages_depend_on_their_keys_and_training_on_none_of_them():
     clustering = {n for n, p in params.items() if any(k.startswith("clustering.") for k in p)}
     # the verdict re-clusters with the same keys: the untrained baseline, bootstraps, seeds
     verdict = {"untrained_knn_graph", "untrained_leiden_sweep", "verdict_stability"}
+    verdict |= {"verdict_sensitivity"}  # k ± offsets, both weightings, every bottleneck
     verdict |= {n for n in params if n.startswith("verdict_bootstrap@")}
     assert clustering == {"knn_graph", "umap_layout", "leiden_sweep", "plot_fig03", *verdict}
 
@@ -253,7 +254,7 @@ def test_editing_k_reruns_clustering_and_what_follows_only(project):
     config.write_text(re.sub(r"^  k: 3$", "  k: 4", text, flags=re.M))
     status = json.loads(run_in(project, "dvc", "status", "--json").stdout)
     # the stages whose params hold k: Figs. 2-3 and the verdict's re-clusterings
-    verdict_k = {"untrained_knn_graph", "verdict_stability"}
+    verdict_k = {"untrained_knn_graph", "verdict_stability", "verdict_sensitivity"}
     verdict_k |= {s for s in status if s.startswith("verdict_bootstrap@")}
     assert set(status) == {"knn_graph", "plot_fig03", *verdict_k}
 
