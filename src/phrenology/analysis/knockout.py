@@ -400,15 +400,8 @@ def logit_tables(
     heads:   (layer, head) pairs; returns one table per pair, in order
     """
     import pandas as pd
-    import torch
 
-    if len(tokens) != model.cfg.d_vocab:
-        raise DataError(
-            f"the vocabulary has {len(tokens)} tokens but the model {model.cfg.d_vocab}; "
-            "rerun the pipeline so vocab.tsv and the models match"
-        )
-    device = next(model.parameters()).device
-    batch = torch.as_tensor(np.asarray(prompt_ids, dtype=np.int64)[None, :], device=device)
+    batch = _prompt_batch(model, prompt_ids, tokens)
     logits = last_logits_batched(model, batch, [None, *heads])[:, 0].cpu().numpy()
     return [
         pd.DataFrame(
@@ -458,15 +451,8 @@ def position_logit_table(
                 logit_knockout``; position p holds the prediction of the token after p
     """
     import pandas as pd
-    import torch
 
-    if len(tokens) != model.cfg.d_vocab:
-        raise DataError(
-            f"the vocabulary has {len(tokens)} tokens but the model {model.cfg.d_vocab}; "
-            "rerun the pipeline so vocab.tsv and the models match"
-        )
-    device = next(model.parameters()).device
-    batch = torch.as_tensor(np.asarray(prompt_ids, dtype=np.int64)[None, :], device=device)
+    batch = _prompt_batch(model, prompt_ids, tokens)
     original = all_logits(model, batch)[0].cpu().numpy()  # [pos, d_vocab]
     knocked = all_logits(model, batch, (layer, head))[0].cpu().numpy()
     n_pos, d_vocab = original.shape
@@ -540,3 +526,17 @@ def change_correlation(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         r = np.nan if da.std() == 0 or db.std() == 0 else float(np.corrcoef(da, db)[0, 1])
         rows.append({"position": int(position), "r": r})
     return pd.DataFrame(rows)
+
+
+def _prompt_batch(model: HookedTransformer, prompt_ids: np.ndarray, tokens: Sequence[str]):
+    """prompt_ids int64[n_tokens] as a [1, n_tokens] batch on the model's device, after checking
+    that the vocabulary's text (len d_vocab) belongs to this model."""
+    import torch
+
+    if len(tokens) != model.cfg.d_vocab:
+        raise DataError(
+            f"the vocabulary has {len(tokens)} tokens but the model {model.cfg.d_vocab}; "
+            "rerun the pipeline so vocab.tsv and the models match"
+        )
+    device = next(model.parameters()).device
+    return torch.as_tensor(np.asarray(prompt_ids, dtype=np.int64)[None, :], device=device)
