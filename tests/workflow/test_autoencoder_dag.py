@@ -71,7 +71,9 @@ def test_quick_dag_produces_every_output(quick_dag, quick_config):
         for name in ("model.pt", "metrics.json", "history.tsv", "codes.npy"):
             assert (res / f"autoencoder/k{k}/{name}").stat().st_size > 0
     aic = pd.read_csv(res / "autoencoder/aic.tsv", sep="\t")
-    assert list(aic.columns) == ["bottleneck", "n_layers", "mse", "aic", "selected"]
+    # Table 1's columns, then the Gaussian-likelihood criteria beside them (docs/departures.md)
+    assert list(aic.columns) == ["bottleneck", "n_layers", "mse", "aic", "selected",
+                                 "n_values", "n_parameters", "gaussian_aic", "gaussian_bic"]  # fmt: skip
     assert sorted(aic["bottleneck"]) == sorted(ae["bottlenecks"])
     assert aic["selected"].sum() == 1
     np.testing.assert_allclose(

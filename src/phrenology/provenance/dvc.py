@@ -711,10 +711,11 @@ def mark_current(configfile: str, repo: str | os.PathLike = REPO) -> None:
     repo = Path(repo)
     status = dvc_status(repo)
     if status:
+        why = "; ".join(f"{stage}: {json.dumps(status[stage])}" for stage in sorted(status))
         raise DvcSyncError(
             "the products do not match dvc.lock for the current config and code, so they are "
             f"not marked up to date for Snakemake; stages: {' '.join(sorted(status))} "
-            "(`dvc status` shows why; `dvc repro` rebuilds them)"
+            f"(`dvc repro` rebuilds them). dvc status: {why}"
         )
     _run(
         [sys.executable, "-m", "snakemake", "--configfile", configfile, "--cores", "1",

@@ -25,7 +25,7 @@ from typing import Any
 from phrenology.pipeline.errors import DataError
 
 VOLATILE_KEYS = frozenset({"seconds", "tokens_per_s", "device", "file"})
-HASHED_SUFFIXES = (".npy", ".tsv", ".parquet", ".json", ".pt", ".md")
+HASHED_SUFFIXES = (".npy", ".tsv", ".parquet", ".json", ".pt", ".md", ".rst")
 SKIPPED = (".prov.json",)
 SKIPPED_DIRS = ("checkpoints", "report")  # resumable state; provenance summaries
 MANIFEST_NAME = "hashes.tsv"  # a manifest kept beside the results is not itself hashed
@@ -60,7 +60,7 @@ def content_hash(path: str | os.PathLike) -> str:
     from phrenology.pipeline.io import read_json, read_tsv, sha256_file
 
     path = Path(path)
-    if path.suffix in (".npy", ".parquet", ".md"):
+    if path.suffix in (".npy", ".parquet", ".md", ".rst"):
         return sha256_file(path)
     if path.suffix == ".json":
         return _digest(read_json(path))

@@ -39,8 +39,11 @@ def test_patterns_equal_full_forward_cache_in_layer_major_order(model, prompts):
 
 
 def test_batch_size_does_not_change_the_result(model, prompts):
-    np.testing.assert_array_equal(
-        capture_patterns(model, prompts, 1), capture_patterns(model, prompts, 7)
+    """Equal to float32 rounding, not bit for bit: the CPU matmul kernels block a batch of 1
+    and one of 7 differently (seen on AMD EPYC: 1 ulp), which is why capture.batch_size is a
+    parameter of the capture rule and a rerun with the same value is byte-identical."""
+    np.testing.assert_allclose(
+        capture_patterns(model, prompts, 1), capture_patterns(model, prompts, 7), rtol=0, atol=1e-6
     )
 
 
