@@ -1,7 +1,8 @@
 # One command runs the pipeline, one runs the tests; each builds .venv on first use.
 #   make run                       whole DAG on the small default configuration
 #   make run CONFIG=config/config.yaml CORES=8
-#   make test                      the test suite (unit + integration)
+#   make test                      the test suite (unit + integration), minus the `slow` tests
+#   make test-all                  every test, the `slow` ones too (real Slurm, whole extra DAGs)
 #   make repro / restore / report  DVC (dvc.yaml is generated from the Snakefile) and the HTML report
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -23,7 +24,7 @@ export TIKTOKEN_CACHE_DIR ?= $(SHARED_DATA)/tiktoken_cache
 endif
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: venv run dry-run test test-unit lint bench report clean dvc-sync repro restore
+.PHONY: venv run dry-run test test-all test-unit lint bench report clean dvc-sync repro restore
 venv: $(STAMP)
 
 # torch is installed first and alone: a torch pulled in as somebody's dependency
@@ -48,11 +49,16 @@ run: $(STAMP)
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --configfile $(CONFIG) $(SMK_ARGS)
 
+# `slow` tests each run a DAG of their own (a second quick run from scratch, real Slurm,
+# DVC re-runs, kill -9 and resume, a pretrained family) or take minutes: see docs/development.md.
 test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not integration and not slurm" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not integration and not slurm and not slow" $(PYTEST_ARGS)
 
 # Python (ruff), the Snakefile and rules (snakefmt), and Snakemake's own checks for both configs.
 lint: $(STAMP)

@@ -104,6 +104,7 @@ def causal_patterns(rng, n_prompts, n_heads, n_ctx):
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_toy_two_models_two_layers_three_heads(tmp_path, config_override):
     """Only the comparison rules run, on synthetic attention files of 2 × 2 × 3 heads."""
     import yaml

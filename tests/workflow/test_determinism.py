@@ -5,6 +5,7 @@ tells a changed number from a changed timing."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -88,6 +89,7 @@ def test_cli_writes_and_compares_manifests(small_run, tmp_path, capsys):
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_two_quick_runs_from_scratch_are_identical(quick_dag, tmp_path):
     """The session's quick run against a second one from scratch (same machine, same cores).
 
@@ -108,3 +110,32 @@ def test_two_quick_runs_from_scratch_are_identical(quick_dag, tmp_path):
 
     diff = compare(first_hashes, second_hashes)
     assert diff == {"differ": [], "only_a": [], "only_b": []}, json.dumps(diff, indent=1)
+
+
+def rerun_targets(config: dict) -> dict[str, list[str]]:
+    """Rule → the products of one of its jobs: training, capture, an autoencoder, the Leiden
+    sweep and the matching null — a job of every kind of computation the DAG does."""
+    seed, k = config["seeds"][0], config["autoencoder"]["bottlenecks"][0]
+    return {
+        "train_model": [f"results/models/seed{seed}/{f}" for f in ("model.pt", "steps.tsv", "epochs.tsv")],
+        "capture_attention": [f"results/attention/seed{seed}.npy"],
+        "train_autoencoder": [f"results/autoencoder/k{k}/{f}" for f in ("model.pt", "codes.npy")],
+        "leiden_sweep": ["results/clustering/gamma_sweep.tsv", "results/clustering/clusters.tsv"],
+        "verdict_matching": ["results/verdict/matching.json", "results/verdict/families.tsv"],
+    }  # fmt: skip
+
+
+@pytest.mark.integration
+def test_rerunning_one_job_of_each_kind_gives_identical_bytes(quick_dag, quick_config, tmp_path):
+    """The fast half of the check above (which is `slow`): on a copy of the session's run, one
+    job per kind of computation runs again (--force, nothing else: --allowed-rules) and its
+    products must hash as before."""
+    workdir = tmp_path / "run"
+    shutil.copytree(quick_dag / "results", workdir / "results")
+    targets = rerun_targets(quick_config)
+    paths = [p for ps in targets.values() for p in ps]
+    before = {p: content_hash(workdir / p) for p in paths}
+    for p in paths:
+        (workdir / p).unlink()  # a product that is not rewritten fails below, not passes
+    run_snakemake(workdir, "--cores", "2", "--force", "--allowed-rules", *targets, "--", *paths)
+    assert {p: content_hash(workdir / p) for p in paths} == before

@@ -223,6 +223,7 @@ def test_import_analysis_follows_the_package(tmp_path):
     assert "torch" not in found  # only inside Job.set_torch_threads, which is not called
 
 
+@pytest.mark.slow
 def test_each_env_provides_what_its_rules_import():
     problems = []
     for rule in job_rules(quick_workflow()):

@@ -102,6 +102,7 @@ def run_driver(tmp_path: Path, *args: str, wait: bool = True):
                             text=True, start_new_session=True)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_training_killed_with_sigkill_resumes_to_identical_weights(tmp_path):
     checkpoint, resumed_out = tmp_path / "ckpt" / "seed7.pt", tmp_path / "resumed.pt"
     proc = run_driver(tmp_path, str(checkpoint), str(resumed_out), wait=False)
@@ -285,6 +286,7 @@ TARGET = "results/models/seed990/model.pt"
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_killed_training_job_is_retried_and_resumes_like_a_preempted_slurm_job(
     without_model, quick_dag
 ):
@@ -310,6 +312,7 @@ def test_killed_training_job_is_retried_and_resumes_like_a_preempted_slurm_job(
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_whole_run_killed_with_sigkill_resumes_after_unlock(without_model, quick_dag):
     workdir = without_model
     checkpoint = workdir / "results/checkpoints/seed990.pt"
@@ -349,6 +352,7 @@ if _pause:
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_capture_job_killed_mid_write_leaves_no_attention_file(quick_dag, tmp_path):
     workdir = tmp_path / "run"
     shutil.copytree(quick_dag / "results", workdir / "results")

@@ -129,6 +129,7 @@ def toy_workdir(tmp_path, quick_config):
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_knockout_rules_on_a_toy_of_2_models_2_layers_3_heads(toy_workdir):
     workdir, cfg = toy_workdir
     labels = [0, 1, 2, 0, 1, 2, 1, 0, 2, 2, 1, 0]

@@ -75,6 +75,7 @@ SMALL, LARGE = 1024, 16384  # the large tensor: 16384 × 8 × 16 × 16 float32 =
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+@pytest.mark.slow
 def test_capture_memory_does_not_grow_with_the_number_of_prompts(tmp_path):
     tensor_mb = LARGE * 8 * 16 * 16 * 4 / 2**20
     small, large = peak_mb(tmp_path, "capture", SMALL), peak_mb(tmp_path, "capture", LARGE)
@@ -84,6 +85,7 @@ def test_capture_memory_does_not_grow_with_the_number_of_prompts(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+@pytest.mark.slow
 def test_knockout_memory_does_not_grow_with_the_number_of_prompts(tmp_path):
     # all probability changes at once would be 16 heads × prompts × 4000 float64: 500 MiB at 1024
     small, large = peak_mb(tmp_path, "knockout", 64), peak_mb(tmp_path, "knockout", 1024)

@@ -244,6 +244,7 @@ def failure_report(proc: subprocess.CompletedProcess) -> str:
 
 
 @pytest.mark.slurm
+@pytest.mark.slow
 def test_quick_dag_runs_as_slurm_jobs(slurm_env, tmp_path):
     """Every job of the quick DAG runs as a Slurm job that sacct reports COMPLETED; GPU rules
     get a GPU; the config (relative path) and the data reach the jobs on the compute node."""
@@ -276,6 +277,7 @@ def test_quick_dag_runs_as_slurm_jobs(slurm_env, tmp_path):
 
 
 @pytest.mark.slurm
+@pytest.mark.slow
 def test_failed_job_is_reported_and_retried_without_sacct(slurm_env, tmp_path):
     """A job that fails once is retried and succeeds; one that always fails is reported and
     fails the run. Snakemake sees a `sacct` that fails as on clusters without accounting:

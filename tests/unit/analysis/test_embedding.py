@@ -30,6 +30,7 @@ def test_bad_mode_and_shape():
         head_embedding(np.zeros((2, 2)), "concat")
 
 
+@pytest.mark.slow
 def test_umap_layout_is_seeded():
     x = np.random.default_rng(0).normal(size=(20, 6))
     a = umap_layout(x, n_neighbors=5, min_dist=0.1, seed=3)
