@@ -42,7 +42,6 @@ def family_run(tmp_path_factory):
     return work, folders, cfg, proc
 
 
-@pytest.mark.slow
 def test_whole_dag_runs_on_a_tiny_pretrained_family(family_run):
     work, folders, _, _ = family_run
     names = [f.name for f in folders]
@@ -59,7 +58,6 @@ def test_whole_dag_runs_on_a_tiny_pretrained_family(family_run):
     assert f"{names[1]} L1H0" in set(points["point"])  # labels: <model> L<l>H<h>
 
 
-@pytest.mark.slow
 def test_captured_patterns_are_the_hugging_face_models_own(family_run):
     work, folders, _, _ = family_run
     from phrenology.models.pretrained import encode_batch, load_hf_model, load_tokenizer
@@ -82,7 +80,6 @@ def test_captured_patterns_are_the_hugging_face_models_own(family_run):
     assert not np.allclose(a0, a1)
 
 
-@pytest.mark.slow
 def test_gram_route_of_the_family_equals_the_exact_analysis(family_run):
     work, folders, cfg, _ = family_run
     from phrenology.analysis.distance import attention_distances
