@@ -247,11 +247,6 @@ def test_after_make_run_dvc_repro_runs_nothing(project):
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    reason="known bug, open: after `dvc repro` for k 3 -> 4, verdict_matching still differs from "
-    "dvc.lock, so phrenology dvc repro refuses to stamp the products (see the closing note)",
-    strict=False,
-)
 @pytest.mark.slow
 def test_editing_k_reruns_clustering_and_what_follows_only(project):
     config = project / CONFIG
