@@ -620,16 +620,17 @@ def record(configfile: str, repo: str | os.PathLike = REPO) -> tuple[list[str], 
     missing = [s for s in todo if s not in targets]
     # `dvc commit` moves each new output into the cache and writes a copy back: a file with a
     # new modification time. Snakemake reruns whatever reads a newer input above its 1 MB
-    # checksum limit (corpus tokens, models, attention), so the times are put back afterwards.
-    outs = [repo / p for s in targets for p in stage_outs(stages[s])]
-    times = {p: (st.st_atime_ns, st.st_mtime_ns) for p in outs if (st := p.stat())}
+    # checksum limit (corpus tokens, models, attention), so the times are put back afterwards
+    # (for every stage's outputs: a commit without targets relinks unchanged stages' too).
+    outs = [repo / p for stage in stages.values() for p in stage_outs(stage)]
+    before = {p: p.stat() for p in outs if p.exists()}
     if targets and len(targets) == len(status):
         dvc("commit", "--force", "--quiet", repo=repo)  # all of them (naming 40 targets is slow)
     elif targets:
         dvc("commit", "--force", "--quiet", *targets, repo=repo)
-    for path, (atime, mtime) in times.items():
-        if path.is_file() and path.stat().st_mtime_ns != mtime:
-            os.utime(path, ns=(atime, mtime))
+    for path, st in before.items():
+        if path.is_file() and path.stat().st_mtime_ns != st.st_mtime_ns:
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     note = f"recorded {len(targets)} changed stage(s) of {len(stages)} in dvc.lock"
     if left:
         note += (
