@@ -251,6 +251,20 @@ def test_after_make_run_dvc_repro_runs_nothing(project):
 
 
 @pytest.mark.integration
+def test_record_keeps_the_products_modification_times(quick_project, tmp_path):
+    """`dvc commit` rewrites each product as a copy from its cache. Were the new times kept,
+    Snakemake would see inputs above its 1 MB checksum limit (corpus tokens, models) as newer
+    than what was made from them, in whatever order DVC wrote them: a second `make run` would
+    retrain the models."""
+    project = tmp_path / "project"
+    shutil.copytree(quick_project, project, symlinks=True)
+    files = [p for p in (project / "results").rglob("*") if p.is_file()]
+    before = {p: p.stat().st_mtime_ns for p in files}
+    run_in(project, "python", "-m", "phrenology", "dvc", "record", "--configfile", CONFIG)
+    assert [str(p) for p in files if p.stat().st_mtime_ns != before[p]] == []
+
+
+@pytest.mark.integration
 @pytest.mark.slow
 def test_editing_k_reruns_clustering_and_what_follows_only(project):
     config = project / CONFIG
