@@ -25,7 +25,8 @@ from typing import Any
 from phrenology.pipeline.errors import DataError
 
 VOLATILE_KEYS = frozenset({"seconds", "tokens_per_s", "device", "file"})
-HASHED_SUFFIXES = (".npy", ".tsv", ".parquet", ".json", ".pt", ".md", ".rst")
+BYTE_HASHED_SUFFIXES = (".npy", ".parquet", ".md", ".rst")  # no volatile fields: the bytes
+HASHED_SUFFIXES = (*BYTE_HASHED_SUFFIXES, ".tsv", ".json", ".pt")
 SKIPPED = (".prov.json",)
 SKIPPED_DIRS = ("checkpoints", "report")  # resumable state; provenance summaries
 MANIFEST_NAME = "hashes.tsv"  # a manifest kept beside the results is not itself hashed
@@ -60,7 +61,7 @@ def content_hash(path: str | os.PathLike) -> str:
     from phrenology.pipeline.io import read_json, read_tsv, sha256_file
 
     path = Path(path)
-    if path.suffix in (".npy", ".parquet", ".md", ".rst"):
+    if path.suffix in BYTE_HASHED_SUFFIXES:
         return sha256_file(path)
     if path.suffix == ".json":
         return _digest(read_json(path))
