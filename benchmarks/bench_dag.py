@@ -47,6 +47,12 @@ def main() -> None:
               "fresh_numba_cache": args.fresh_numba_cache,
               "full_run_seconds": full, "noop_rerun_seconds": noop}  # fmt: skip
     result["cpu_model"] = cpu_model()
+    # without a bytecode cache every job compiles torch & co. from source (Makefile: PYTHONPYCACHEPREFIX)
+    result["bytecode_cache"] = os.environ.get("PYTHONPYCACHEPREFIX") or (
+        "none (PYTHONDONTWRITEBYTECODE)"
+        if os.environ.get("PYTHONDONTWRITEBYTECODE")
+        else "__pycache__"
+    )
     result["load_average_1min"] = os.getloadavg()[0]  # wall times mean little on a busy machine
     for k, v in result.items():
         print(f"{k:>18}: {v:.1f}" if isinstance(v, float) else f"{k:>18}: {v}")
