@@ -10,21 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import REPO, cpu_model, write_result
-
-
-def snakemake(workdir: str, config: str, cores: str, env: dict | None = None) -> tuple[float, str]:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", workdir,
-           "--configfile", str(REPO / config), "--cores", cores]  # fmt: skip
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
-    return time.perf_counter() - t0, proc.stdout + proc.stderr
+from common import REPO, cpu_model, run_snakemake, write_result
 
 
 def main() -> None:
@@ -38,9 +27,9 @@ def main() -> None:
         env = dict(os.environ)
         if args.fresh_numba_cache:
             env["NUMBA_CACHE_DIR"] = os.path.join(workdir, "numba-cache")
-        full, log = snakemake(workdir, args.config, args.cores, env)
+        full, log = run_snakemake(workdir, [REPO / args.config], args.cores, env=env)
         n_jobs = log.count("Finished jobid")
-        noop, log2 = snakemake(workdir, args.config, args.cores, env)
+        noop, log2 = run_snakemake(workdir, [REPO / args.config], args.cores, env=env)
         assert "Nothing to be done" in log2, log2[-2000:]
         n_files = sum(1 for p in Path(workdir, "results").rglob("*") if p.is_file())
     result = {"config": args.config, "cores": args.cores, "jobs": n_jobs, "result_files": n_files,

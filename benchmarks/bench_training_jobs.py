@@ -19,26 +19,12 @@ import argparse
 import math
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
-from common import REPO, cpu_model, write_result
-
-
-def snakemake(workdir: Path, configs: list[Path], cores: str, targets: list[str]) -> float:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--cores", cores, "--configfile", *map(str, configs),
-           "--", *targets]  # fmt: skip
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(proc.stdout[-3000:] + proc.stderr[-3000:])
-    return time.perf_counter() - t0
+from common import REPO, cpu_model, run_snakemake, write_result
 
 
 def main() -> None:
@@ -58,12 +44,12 @@ def main() -> None:
         base = REPO / args.config
         grouped = workdir / "grouped.yaml"
         grouped.write_text(yaml.safe_dump({"train": {**train, "models_per_job": len(seeds)}}))
-        snakemake(workdir, [base], args.cores, ["results/corpus/manifest.json"])
+        run_snakemake(workdir, [base], args.cores, ["results/corpus/manifest.json"])
         times = {}
         for name, configs in (("per_seed_jobs", [base]), ("one_batched_job", [base, grouped])):
             for leftover in ("results/models", "results/checkpoints"):
                 shutil.rmtree(workdir / leftover, ignore_errors=True)
-            times[name] = snakemake(workdir, configs, args.cores, models)
+            times[name], _ = run_snakemake(workdir, configs, args.cores, models)
 
     result = {"config": args.config, "cores": args.cores, "seeds": seeds,
               "steps_per_model": steps_per_model, "tokens": tokens,

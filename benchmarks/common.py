@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +40,22 @@ def cpu_model() -> str | None:
     except OSError:
         pass
     return platform.processor() or None
+
+
+def run_snakemake(
+    workdir, configs, cores: str, targets=(), env: dict | None = None
+) -> tuple[float, str]:
+    """Run this repository's Snakefile in ``workdir`` with the config files ``configs`` (later
+    ones override earlier ones); return its wall time in seconds and its log. A failed run ends
+    the benchmark with the tail of that log."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--cores", cores, "--configfile", *map(str, configs),
+           "--", *targets]  # fmt: skip
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        sys.exit(proc.stdout[-3000:] + proc.stderr[-3000:])
+    return time.perf_counter() - t0, proc.stdout + proc.stderr
 
 
 def timeit(
