@@ -20,14 +20,8 @@ include: "rules/capture.smk"
 include: "rules/compare.smk"
 include: "rules/autoencoder.smk"
 include: "rules/clustering.smk"
-
-
-if not PRETRAINED:  # knockout and the verdict load the trained models (not yet the pretrained)
-
-    include: "rules/knockout.smk"
-    include: "rules/verdict.smk"
-
-
+include: "rules/knockout.smk"
+include: "rules/verdict.smk"
 include: "rules/summary.smk"  # last: it summarises the report() outputs of the rules above
 
 

@@ -88,8 +88,8 @@ def final_outputs():
     """The default target's inputs: every rule's final products, named through
     `rules.<name>` so that a renamed output cannot drop out. The Snakefile calls it once
     every rules file is included (the rules it names must exist by then; their include
-    order does not matter). A pretrained family (PRETRAINED) has no trained models, knockout
-    or verdict yet."""
+    order does not matter). A pretrained family (PRETRAINED) has no trained models and no
+    Figs. 12-13."""
     return [
         # plain paths: a file named through rules.<name> asks for that rule, and a pretrained
         # family makes these two with its own rules (ruleorder in pretrained.smk)
@@ -120,28 +120,10 @@ def final_outputs():
         *rules.plot_fig04.output,
         *rules.plot_fig05.output,
         *rules.plot_fig06.output,
-        *([] if PRETRAINED else trained_model_outputs()),
-        # DVC metrics and the report's provenance summaries (summary.smk)
-        *rules.metrics_summary.output,
-        *rules.report_provenance.output,
-    ]
-
-
-def trained_model_outputs():
-    """final_outputs() that exist for trained models only (train, knockout, verdict)."""
-    return [
-        *expand("results/models/seed{seed}/model.pt", seed=SEEDS),  # train_model or train_group_*
-        # knockout (knockout.smk)
-        rules.knockout_single_head.output.table,
-        rules.knockout_cluster.output.table,
+        # knockout of every head (knockout.smk)
         rules.knockout_pca.output.table,
-        *rules.plot_knockout_single.output,
-        *rules.plot_knockout_cluster.output,
         *rules.plot_knockout_pca.output,
-        rules.knockout_positions.output.effects,
-        rules.knockout_compare.output.effects,
-        *rules.plot_knockout_positions.output,
-        *rules.plot_knockout_compare.output,
+        *([] if PRETRAINED else trained_model_outputs()),
         # the verdict (verdict.smk)
         rules.verdict_summary.output.summary,
         rules.verdict_summary.output.clusters,
@@ -149,6 +131,25 @@ def trained_model_outputs():
         *rules.plot_verdict_null.output,
         *rules.plot_verdict_consensus.output,
         *rules.plot_verdict_matching.output,
+        # DVC metrics and the report's provenance summaries (summary.smk)
+        *rules.metrics_summary.output,
+        *rules.report_provenance.output,
+    ]
+
+
+def trained_model_outputs():
+    """final_outputs() that exist for trained models only: the models, and the knockouts of
+    Figs. 12-13 (a prompt in the trained models' compact vocabulary)."""
+    return [
+        *expand("results/models/seed{seed}/model.pt", seed=SEEDS),  # train_model or train_group_*
+        rules.knockout_single_head.output.table,
+        rules.knockout_cluster.output.table,
+        *rules.plot_knockout_single.output,
+        *rules.plot_knockout_cluster.output,
+        rules.knockout_positions.output.effects,
+        rules.knockout_compare.output.effects,
+        *rules.plot_knockout_positions.output,
+        *rules.plot_knockout_compare.output,
     ]
 
 
@@ -158,8 +159,8 @@ def attention_files():
 
 
 def untrained_attention_files():
-    """Per-seed attention tensors of the untrained baseline (verdict.smk), in seeds order."""
-    return expand("results/untrained/attention/seed{seed}.npy", seed=SEEDS)
+    """Per-model attention tensors of the untrained baseline (verdict.smk), in model order."""
+    return expand("results/untrained/attention/{name}.npy", name=MODEL_NAMES)
 
 
 def autoencoder_files(name):

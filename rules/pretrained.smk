@@ -7,6 +7,12 @@ from phrenology.models.pretrained import entries_from_config
 
 ENTRIES = {e.name: e for e in entries_from_config(config)}
 FIRST = next(iter(ENTRIES))  # its tokenizer makes the prompts; every model must share it
+ENTRY_PARAMS = [e.as_params() for e in ENTRIES.values()]  # in model order
+# the held-out split in the family's tokens (Fig. 14's knockout windows are drawn from it)
+FAMILY_HELDOUT = {
+    "tokens": "results/corpus/family_heldout_tokens.npy",
+    "offsets": "results/corpus/family_heldout_offsets.npy",
+}
 
 
 localrules:
@@ -44,13 +50,16 @@ rule fetch_model:
 
 rule sample_pretrained_prompts:
     """The analysis prompts in the family's own tokens: the held-out Brown windows of n_ctx
-    tokens, drawn as for trained models (same split, same sentence starts)."""
+    tokens, drawn as for trained models (same split, same sentence starts); and that held-out
+    split as a token stream, as prepare_corpus writes it for trained models."""
     input:
         fetched=f"results/pretrained/{FIRST}/fetch.json",
     output:
         npy="results/corpus/prompts.npy",
         parquet="results/corpus/prompts.parquet",
         tokenizer="results/corpus/prompts_tokenizer.json",
+        heldout_tokens=FAMILY_HELDOUT["tokens"],
+        heldout_offsets=FAMILY_HELDOUT["offsets"],
     log:
         "logs/pretrained/sample_prompts.log",
     benchmark:

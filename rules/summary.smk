@@ -14,10 +14,9 @@ REPORT_PRODUCTS = report_products()
 
 rule metrics_summary:
     """results/metrics.json: Table 1 (AIC per bottleneck, the one selected), the chosen
-    clustering's γ and scores, and the verdict's headline numbers (not for a pretrained
-    family: no verdict yet), for `dvc metrics`."""
+    clustering's γ and scores, and the verdict's headline numbers, for `dvc metrics`."""
     input:
-        **({} if PRETRAINED else {"verdict": "results/verdict/summary.json"}),
+        verdict="results/verdict/summary.json",
         aic="results/autoencoder/aic.tsv",
         sweep="results/clustering/gamma_sweep.tsv",
     output:

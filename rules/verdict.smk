@@ -13,41 +13,85 @@ AE_SETTINGS = ("first_width", "epochs", "batch_size", "lr", "seed", "validation_
 # ---------------------------------------------------------------- the untrained baseline
 
 
-rule untrained_baseline:
-    """Each seed's model at initialisation (exactly the init train_model starts from, no
-    training step), its patterns on the same prompts, and one autoencoder at the selected
-    bottleneck with the same settings → the untrained head embedding. One job: seconds of
-    work each, and one torch/TransformerLens start-up instead of seven."""
-    input:
-        manifest=corpus_files()["manifest"],
-        prompts="results/corpus/prompts.npy",
-        aic="results/autoencoder/aic.tsv",
-        heads="results/heads.tsv",
-    output:
-        models=expand(f"{UNTRAINED}/models/seed{{seed}}/model.pt", seed=SEEDS),
-        attention=untrained_attention_files(),
-        metrics=f"{UNTRAINED}/autoencoder/metrics.json",
-        codes=f"{UNTRAINED}/autoencoder/codes.npy",
-        embedding=f"{UNTRAINED}/embedding/head_embedding.npy",
-    log:
-        "logs/untrained/baseline.log",
-    benchmark:
-        "logs/benchmarks/untrained_baseline.tsv"
-    conda:
-        "../envs/torch.yaml"
-    threads: 1
-    resources:
-        gpu=1,
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
-    params:
-        seeds=cfg("seeds"),
-        model=cfg("model"),
-        batch_size=cfg("capture.batch_size"),
-        settings=cfg("autoencoder", only=AE_SETTINGS),
-        mode=cfg("autoencoder.head_embedding"),
-    script:
-        "../workflow/scripts/verdict_untrained.py"
+if PRETRAINED:
+
+    rule untrained_baseline:
+        """A pretrained family's untrained baseline: each member's architecture freshly
+        initialised (Hugging Face's init, torch seed from statistics.seed and the model's
+        position), captured on the family's prompts, and one autoencoder at the selected
+        bottleneck with the same settings → the untrained head embedding. Weights are not
+        kept (a seed away; untrained/models.json names the seeds)."""
+        input:
+            fetched=expand("results/pretrained/{model}/fetch.json", model=MODEL_NAMES),
+            prompts="results/corpus/prompts.npy",
+            aic="results/autoencoder/aic.tsv",
+            heads="results/heads.tsv",
+        output:
+            models=f"{UNTRAINED}/models.json",
+            attention=untrained_attention_files(),
+            metrics=f"{UNTRAINED}/autoencoder/metrics.json",
+            codes=f"{UNTRAINED}/autoencoder/codes.npy",
+            embedding=f"{UNTRAINED}/embedding/head_embedding.npy",
+        log:
+            "logs/untrained/baseline.log",
+        benchmark:
+            "logs/benchmarks/untrained_baseline.tsv"
+        conda:
+            "../envs/torch.yaml"
+        threads: 1
+        resources:
+            gpu=1,
+            mem_mb=lambda wc, input, attempt: int(8000 + 3 * input.size_mb) * attempt,
+            runtime=lambda wc, attempt: 60 * attempt,
+        params:
+            entries=cfg("models.entries", combine=lambda _: ENTRY_PARAMS),
+            seed=cfg("statistics.seed"),
+            n_layers=cfg("model.n_layers"),
+            n_heads=cfg("model.n_heads"),
+            batch_size=cfg("capture.batch_size"),
+            dtype=cfg("capture", combine=lambda capture: capture.get("dtype", "float32")),
+            settings=cfg("autoencoder", only=AE_SETTINGS),
+            mode=cfg("autoencoder.head_embedding"),
+        script:
+            "../workflow/scripts/verdict_untrained_pretrained.py"
+
+else:
+
+    rule untrained_baseline:
+        """Each seed's model at initialisation (exactly the init train_model starts from, no
+        training step), its patterns on the same prompts, and one autoencoder at the selected
+        bottleneck with the same settings → the untrained head embedding. One job: seconds of
+        work each, and one torch/TransformerLens start-up instead of seven."""
+        input:
+            manifest=corpus_files()["manifest"],
+            prompts="results/corpus/prompts.npy",
+            aic="results/autoencoder/aic.tsv",
+            heads="results/heads.tsv",
+        output:
+            models=expand(f"{UNTRAINED}/models/seed{{seed}}/model.pt", seed=SEEDS),
+            attention=untrained_attention_files(),
+            metrics=f"{UNTRAINED}/autoencoder/metrics.json",
+            codes=f"{UNTRAINED}/autoencoder/codes.npy",
+            embedding=f"{UNTRAINED}/embedding/head_embedding.npy",
+        log:
+            "logs/untrained/baseline.log",
+        benchmark:
+            "logs/benchmarks/untrained_baseline.tsv"
+        conda:
+            "../envs/torch.yaml"
+        threads: 1
+        resources:
+            gpu=1,
+            mem_mb=lambda wc, attempt: 4000 * attempt,
+            runtime=lambda wc, attempt: 60 * attempt,
+        params:
+            seeds=cfg("seeds"),
+            model=cfg("model"),
+            batch_size=cfg("capture.batch_size"),
+            settings=cfg("autoencoder", only=AE_SETTINGS),
+            mode=cfg("autoencoder.head_embedding"),
+        script:
+            "../workflow/scripts/verdict_untrained.py"
 
 
 rule untrained_knn_graph:
@@ -321,6 +365,8 @@ rule verdict_summary:
     conda:
         "../envs/analysis.yaml"
     params:
+        # a pretrained family's untrained baseline is a fresh init (the text says so)
+        **({"family": cfg("models.source")} if PRETRAINED else {}),
         alpha=cfg("statistics.alpha"),
         matching=cfg("statistics.matching"),
         n_permutations=cfg("statistics.n_permutations"),

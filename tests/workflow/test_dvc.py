@@ -138,6 +138,26 @@ def test_the_paper_config_generates_too():
     assert doc["vars"] == [{"config": "config/config.yaml"}]
 
 
+@pytest.mark.parametrize(
+    "config", ["config/polypythia-14m.yaml", "config/stanford-gpt2-small.yaml"]
+)
+def test_a_pretrained_family_config_generates_without_downloads(config):
+    doc = dvc.build(config, REPO)
+    stages = doc["stages"]
+    with open(REPO / config) as f:
+        names = [e["id"].rsplit("/", 1)[-1] for e in yaml.safe_load(f)["models"]["entries"]]
+    assert stages["fetch_model"]["foreach"] == names
+    assert stages["capture_pretrained"]["foreach"] == names
+    assert "train_model" not in stages and "prepare_corpus" not in stages
+    assert {"knockout_pca", "untrained_baseline", "verdict_summary"} <= set(stages)
+    plots = {name for plot in doc["plots"] for name in plot}
+    assert "training_loss" not in plots and "gamma_sweep_scores" in plots
+    # every param is a key of the family's own config file (DVC reads it from there)
+    assert set(stages["knockout_pca"]["params"][0]["${config}"]) >= {
+        "knockout.n_prompts", "knockout.prompt_seed", "knockout.batch_size", "models.entries"
+    }  # fmt: skip
+
+
 def rule(name: str, **params) -> snakemake_dag.RuleInfo:
     """A rule as snakemake_dag reads it: ``params`` are its own items (cfg(...) or functions)."""
     return snakemake_dag.RuleInfo(

@@ -1,6 +1,10 @@
 """Fig. 14 data: each head's change in next-token probabilities when knocked out, on held-out
 prompts, streamed into a Gram matrix → PCA scores per head (knockout_pca.tsv)."""
 
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # a pretrained family's members: the cache only
+
 from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
@@ -18,7 +22,17 @@ with snakemake_job(snakemake) as job:
 
     device = pick_device()
     # All models at once: every Gram entry pairs heads of two models on the same prompts.
-    models = [load_model(path, device) for path in snakemake.input.models]
+    if "entries" in p.keys():  # a pretrained family, from the Hugging Face cache only
+        from phrenology.models import pretrained
+
+        entries = [pretrained.Entry(**e) for e in p.entries]
+        models = [
+            pretrained.load_offline(e, p.n_layers, p.n_heads, p.n_ctx, device) for e in entries
+        ]
+        names = [e.name for e in entries]
+    else:
+        models = [load_model(path, device) for path in snakemake.input.models]
+        names = None
     per_model = [m.cfg.n_layers * m.cfg.n_heads for m in models]
     if sum(per_model) != len(heads):
         raise DataError(
@@ -26,7 +40,7 @@ with snakemake_job(snakemake) as job:
             "rerun the pipeline so they match"
         )
     stream = corpus.load_stream(snakemake.input.tokens, snakemake.input.offsets)
-    n_ctx = models[0].cfg.n_ctx
+    n_ctx = p.n_ctx if names else models[0].cfg.n_ctx  # a family's context is longer
     prompts = corpus.sample_windows(stream, p.n_prompts, n_ctx, p.prompt_seed)
     gram = knockout.knockout_gram(models, prompts, p.batch_size)
     scores, explained = knockout.gram_pca(gram, n_components=2)
@@ -41,5 +55,6 @@ with snakemake_job(snakemake) as job:
         "explained_variance_ratio": explained.tolist(), "n_prompts": len(prompts),
         "prompt_length": int(n_ctx), "prompt_seed": p.prompt_seed,
         "d_vocab": int(models[0].cfg.d_vocab), "seeds": list(p.seeds),
+        **({"models": names} if names else {}),
         "readout": "P_knockout - P_original, softmax over the vocabulary at the last position",
     })  # fmt: skip

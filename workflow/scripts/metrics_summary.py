@@ -13,7 +13,6 @@ with snakemake_job(snakemake) as job:
     aic = io.read_tsv(snakemake.input.aic, columns=AIC_COLUMNS)
     sweep = io.read_tsv(snakemake.input.sweep, columns=[*SWEEP_COLUMNS, "selected"])
     metrics = run_metrics(aic, sweep)
-    if "verdict" in snakemake.input.keys():  # absent for a pretrained family
-        metrics["verdict"] = verdict_metrics(io.read_json(snakemake.input.verdict))
+    metrics["verdict"] = verdict_metrics(io.read_json(snakemake.input.verdict))
     io.write_json(snakemake.output[0], metrics)
     print(json.dumps(metrics, indent=2))

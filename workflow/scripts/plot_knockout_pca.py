@@ -12,5 +12,11 @@ with snakemake_job(snakemake) as job:
         columns=["head_index", "seed", "layer", "head", "pc1", "pc2", "cluster"],
     )
     meta = io.read_json(snakemake.input.meta)
-    fig = pca_figure(table, meta["explained_variance_ratio"], meta["seeds"], meta["n_prompts"])
+    fig = pca_figure(
+        table,
+        meta["explained_variance_ratio"],
+        meta["seeds"],
+        meta["n_prompts"],
+        names=meta.get("models"),
+    )
     save_figure(fig, snakemake.output[0])

@@ -25,6 +25,8 @@ with snakemake_job(snakemake) as job:
     ids = windows.reshape(-1)
     n_prompts, n_ctx = windows.shape
     io.save_npy(snakemake.output.npy, windows)
+    io.save_npy(snakemake.output.heldout_tokens, stream.tokens)
+    io.save_npy(snakemake.output.heldout_offsets, stream.offsets)
     io.write_parquet(snakemake.output.parquet, pd.DataFrame({
         "prompt": [i for i in range(n_prompts) for _ in range(n_ctx)],
         "position": list(range(n_ctx)) * n_prompts,

@@ -31,7 +31,7 @@ with snakemake_job(snakemake) as job:
     table = cluster_table(
         clusters, archetypes, stability, families[families["space"] == "embedding"], f_p
     )
-    summary["verdict"] = verdict_text(summary)
+    summary["verdict"] = verdict_text(summary, family="family" in p.keys())
     io.write_json(snakemake.output.summary, summary)
     io.write_tsv(snakemake.output.clusters, table)
     with io.atomic_path(snakemake.output.text) as tmp:

@@ -10,17 +10,17 @@ with snakemake_job(snakemake) as job:
     import sys
 
     from phrenology.analysis.aic import selected_bottleneck
-    from phrenology.analysis.autoencoder import AESettings, encode, train_autoencoder
-    from phrenology.analysis.clustering import head_embedding
-    from phrenology.analysis.heads import load_patterns, pattern_rows
     from phrenology.models.capture import capture_patterns
     from phrenology.models.model import build_model, model_kwargs, pick_device, save_model
     from phrenology.pipeline import io
+    from phrenology.statistics.untrained import check_head_count, untrained_embedding
 
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     device = pick_device()
     d_vocab = io.read_json(inp.manifest)["vocabulary"]["size"]
     prompts = io.load_npy(inp.prompts, ndim=2)
+    per_model = p.model["n_layers"] * p.model["n_heads"]
+    check_head_count(len(out.attention) * per_model, inp.heads)
     for seed, model_path, attention_path in zip(p.seeds, out.models, out.attention, strict=True):
         kwargs = model_kwargs(p.model, d_vocab, seed)
         model = build_model(kwargs, device).eval()
@@ -32,16 +32,10 @@ with snakemake_job(snakemake) as job:
         print(f"seed {seed}: untrained model saved and captured", file=sys.stderr)
 
     k = selected_bottleneck(io.read_tsv(inp.aic, columns=["bottleneck", "selected"]))
-    n_heads = len(io.read_tsv(inp.heads, columns=["head_index"]))
-    patterns = load_patterns(
-        out.attention, heads_per_model=p.model["n_layers"] * p.model["n_heads"]
+    codes, embedding, metrics = untrained_embedding(
+        out.attention, per_model, k, p.settings, p.mode, device, log=sys.stderr
     )
-    rows = pattern_rows(patterns)
-    ae, _, metrics = train_autoencoder(
-        rows, k, AESettings.from_config(p.settings), device, log=sys.stderr
-    )
-    codes = encode(ae, rows).reshape(patterns.shape[0], n_heads, k)
     io.save_npy(out.codes, codes)
-    io.save_npy(out.embedding, head_embedding(codes, p.mode))
+    io.save_npy(out.embedding, embedding)
     io.write_json(out.metrics, metrics)
     print(f"untrained: bottleneck {k}, validation MSE {metrics['mse']:.3g}", file=sys.stderr)

@@ -184,22 +184,35 @@ def probability_changes_batched(model: HookedTransformer, tokens: torch.Tensor) 
 # --- Fig. 14: streaming PCA over heads ------------------------------------------------------------
 
 
+# One prompt batch of every head's changes is [total heads, prompts, d_vocab] float64: 463 MB for
+# the paper's 72 heads × 16 prompts × 50,257, but 521 MB per prompt for 1,296 pythia-160m heads.
+# Batches are cut to this budget (at least one prompt); below it, batch_size is used as given.
+GRAM_BATCH_BYTES = 1 << 30
+
+
+def gram_batch_prompts(batch_size: int, n_heads: int, d_vocab: int, budget: int) -> int:
+    """Prompts per knockout batch: batch_size, or fewer where the batch would exceed budget."""
+    return max(1, min(batch_size, budget // (8 * n_heads * d_vocab)))
+
+
 def knockout_gram(
     models: Sequence[HookedTransformer],
     prompts: np.ndarray,
     batch_size: int,
     batched: bool = True,
+    budget: int = GRAM_BATCH_BYTES,
 ) -> np.ndarray:
     """Gram matrix of every head's probability-change vector, accumulated over prompt batches.
 
     Head i's vector is its :func:`probability_changes` concatenated over all prompts
     (n_prompts × d_vocab values). Only one batch of them is ever in memory:
-    [total heads, batch_size, d_vocab] float64.
+    [total heads, batch, d_vocab] float64, batch = :func:`gram_batch_prompts` (≤ batch_size).
 
-    models:  in seeds order (their heads in heads.tsv order), all with the same d_vocab
+    models:  in model order (their heads in heads.tsv order), all with the same d_vocab
     prompts: int64[n_prompts, pos] model token ids
     batched: every head of a model knocked out in one forward pass
              (:func:`probability_changes_batched`) rather than one pass per head
+    budget:  bytes one batch of changes may take
     returns: float64[H, H] uncentred Gram matrix, H = Σ n_layers × n_heads over models
     """
     import torch
@@ -214,8 +227,9 @@ def knockout_gram(
     n_heads = sum(sizes)
     gram = torch.zeros((n_heads, n_heads), dtype=torch.float64, device=device)
     changes = probability_changes_batched if batched else probability_changes
-    for start in range(0, len(prompts), batch_size):
-        tokens = torch.as_tensor(np.asarray(prompts[start : start + batch_size]), device=device)
+    step = gram_batch_prompts(batch_size, n_heads, d_vocab, budget)
+    for start in range(0, len(prompts), step):
+        tokens = torch.as_tensor(np.asarray(prompts[start : start + step]), device=device)
         batch = torch.empty((n_heads, len(tokens), d_vocab), dtype=torch.float64, device=device)
         first = 0
         for model, size in zip(models, sizes, strict=True):  # fill in place: no second copy

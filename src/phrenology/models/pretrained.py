@@ -332,6 +332,38 @@ def load_hooked(folder: str, device: Any = "cpu", hf_model: Any = None) -> Hooke
     return model.to(device).eval()
 
 
+def load_offline(entry: Entry, n_layers: int, n_heads: int, n_ctx: int, device: Any = "cpu"):
+    """One family member from the cache (never downloading), checked against the config's shape."""
+    model = load_hooked(local_folder(entry), device)
+    check_shape(model, entry.name, n_layers, n_heads, n_ctx)
+    return model
+
+
+def untrained_seed(seed: int, position: int) -> int:
+    """torch seed of the untrained copy of the family's model at ``position`` (0, 1, ...):
+    distinct per model, all fixed by statistics.seed."""
+    return 1000 * int(seed) + int(position)
+
+
+def load_untrained(folder: str, seed: int, device: Any = "cpu") -> HookedTransformer:
+    """The architecture of the model in ``folder`` at initialisation, without its weights.
+
+    Hugging Face's own initialisation for that architecture (``from_config``: e.g. GPT-2's and
+    Pythia's normal(0, initializer_range) weights) under ``torch.manual_seed(seed)``, then
+    loaded exactly as :func:`load_hooked` loads trained weights: the untrained baseline of the
+    verdict goes through the same path as the family. Deterministic on CPU.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    hf_config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
+    torch.manual_seed(seed)
+    hf_model = AutoModelForCausalLM.from_config(
+        hf_config, trust_remote_code=False, attn_implementation="eager", dtype=torch.float32
+    )
+    return load_hooked(folder, device, hf_model=hf_model.eval())
+
+
 def check_shape(
     model: HookedTransformer, name: str, n_layers: int, n_heads: int, n_ctx: int
 ) -> None:

@@ -220,12 +220,17 @@ def cluster_figure(table: pd.DataFrame, meta: Mapping[str, Any], n_labels: int) 
 
 
 def pca_figure(
-    table: pd.DataFrame, explained: Sequence[float], seeds: Sequence[int], n_prompts: int
+    table: pd.DataFrame,
+    explained: Sequence[float],
+    seeds: Sequence[int],
+    n_prompts: int,
+    names: Sequence[str] | None = None,
 ) -> Figure:
     """Fig. 14: heads on the first two PCs of their knockout effects, colour = cluster,
     marker = model, each point labelled with its layer and head.
 
     table: knockout_pca.tsv (``head_index, seed, layer, head, pc1, pc2, cluster``)
+    names: a pretrained family's model names, in seeds order (legend: "model <seed>" without)
     """
     from matplotlib import colormaps
     from matplotlib.lines import Line2D
@@ -263,8 +268,11 @@ def pca_figure(
         Line2D([], [], ls="", marker="o", color=cluster_color[c], label=f"cluster {c}")
         for c in clusters
     ]
+    model_label = (
+        dict(zip(seeds, names, strict=True)) if names else {s: f"model {s}" for s in seeds}
+    )
     model_handles = [
-        Line2D([], [], ls="", marker=model_marker[s], color="0.4", label=f"model {s}")
+        Line2D([], [], ls="", marker=model_marker[s], color="0.4", label=model_label[s])
         for s in seeds
     ]
     first = legend_ax.legend(
@@ -273,7 +281,7 @@ def pca_figure(
     )  # fmt: skip
     legend_ax.add_artist(first)
     legend_ax.legend(
-        handles=model_handles, title="model (seed)", loc="lower left",
+        handles=model_handles, title="model" if names else "model (seed)", loc="lower left",
         fontsize=7, title_fontsize=8,
     )  # fmt: skip
     labels = [f"L{r.layer}H{r.head}" for r in table.itertuples(index=False)]

@@ -127,6 +127,8 @@ PLOTS: tuple[tuple[str, str, str, str, tuple[str, ...], str, str], ...] = (
         "Leiden γ sweep: number of clusters",
     ),
 )
+# Plots of training, left out where nothing is trained (a pretrained family)
+TRAINING_PLOTS = frozenset({"training_loss", "heldout_loss"})
 METRICS_RULE = "metrics_summary"
 
 
@@ -442,6 +444,8 @@ def _plots(by_rule: dict[str, list[JobSpec]]) -> list[dict[str, Any]]:
             if RULE_FAMILIES.get(rule_family(name)) == rule
             for job in rule_jobs
         ]
+        if not jobs and plot_id in TRAINING_PLOTS and "fetch_model" in by_rule:
+            continue  # a pretrained family: nothing trained
         if not jobs:
             raise DvcSyncError(f"no rule {rule} in the workflow (PLOTS in {__name__})")
         files = [path for job in jobs for path in _outputs(job, output)]

@@ -143,8 +143,12 @@ def _fmt_p(p: float) -> str:
     return f"p = {p:.3g}"
 
 
-def verdict_text(summary: dict[str, Any]) -> str:
-    """One paragraph: the verdict and its uncertainty, in plain words."""
+def verdict_text(summary: dict[str, Any], family: bool = False) -> str:
+    """One paragraph: the verdict and its uncertainty, in plain words.
+
+    family: the models are a pretrained family, whose untrained baseline is a fresh
+            initialisation of the architecture (not each model's own initial weights)
+    """
     alpha = summary["alpha"]
     f = summary["clustering_null"]
     u = summary.get("untrained", {})
@@ -172,7 +176,12 @@ def verdict_text(summary: dict[str, Any]) -> str:
     )
     if u:
         parts.append(
-            f"Untrained models of the same architecture and seeds reach F = "
+            (
+                "Freshly initialised models of the family's architecture"
+                if family
+                else "Untrained models of the same architecture and seeds"
+            )
+            + f" reach F = "
             f"{u['observed']:.3f} through the same path ({_fmt_p(u['p'])} against their own "
             "shuffles): "
             + (

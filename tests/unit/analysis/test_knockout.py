@@ -388,6 +388,19 @@ def test_batched_gram_equals_the_one_at_a_time_gram(models):
     assert not np.allclose(fast, np.diag(np.diag(fast)))  # heads' effects do overlap
 
 
+def test_gram_batches_are_cut_to_the_memory_budget(models):
+    prompts = np.random.default_rng(4).integers(0, D_VOCAB, size=(5, N_CTX))
+    n_heads = 2 * N_LAYERS * N_HEADS
+    per_prompt = 8 * n_heads * D_VOCAB  # bytes of one prompt's changes, every head
+    assert knockout.gram_batch_prompts(4, n_heads, D_VOCAB, 10 * per_prompt) == 4  # not binding
+    assert knockout.gram_batch_prompts(4, n_heads, D_VOCAB, 2 * per_prompt + 1) == 2
+    assert knockout.gram_batch_prompts(4, n_heads, D_VOCAB, 1) == 1  # at least one prompt
+    whole = knockout.knockout_gram(models, prompts, batch_size=5, batched=False)
+    cut = knockout.knockout_gram(models, prompts, batch_size=5, batched=False, budget=per_prompt)
+    # one prompt per forward pass instead of five: float32 rounding of the logits, as above
+    np.testing.assert_allclose(cut, whole, rtol=1e-5, atol=1e-5 * np.abs(whole).max())
+
+
 def test_logit_tables_of_several_heads_equal_single_tables(models):
     model, ids = models[1], np.array([4, 5, 6, 7])
     words = [f"t{i}" for i in range(D_VOCAB)]

@@ -1,0 +1,52 @@
+"""The untrained baseline's head embedding: the trained models' autoencoder step, redone on the
+patterns of models at initialisation (the trained family's init, or a pretrained family's
+architecture freshly initialised), so that anything the clustering finds there is what the
+method finds without learning."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+import numpy as np
+
+
+def untrained_embedding(
+    attention_paths: Sequence[str],
+    heads_per_model: int,
+    bottleneck: int,
+    settings: Mapping[str, Any],
+    mode: str,
+    device: Any,
+    log: TextIO | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """One autoencoder at the trained run's selected bottleneck, trained with the same settings
+    on the untrained patterns → (codes, head embedding, training metrics).
+
+    attention_paths: untrained patterns per model, each float[n_prompts, heads_per_model, n_ctx, n_ctx]
+    returns: codes float32[n_prompts, n_heads, bottleneck], embedding as head_embedding(codes, mode)
+    """
+    from phrenology.analysis.autoencoder import AESettings, encode, train_autoencoder
+    from phrenology.analysis.clustering import head_embedding
+    from phrenology.analysis.heads import load_patterns, pattern_rows
+
+    patterns = load_patterns(attention_paths, heads_per_model=heads_per_model)
+    rows = pattern_rows(patterns)
+    ae, _, metrics = train_autoencoder(
+        rows, bottleneck, AESettings.from_config(settings), device, log=log
+    )
+    codes = encode(ae, rows).reshape(patterns.shape[0], patterns.shape[1], bottleneck)
+    return codes, head_embedding(codes, mode), metrics
+
+
+def check_head_count(n_heads: int, heads_path: str) -> None:
+    """The untrained patterns must hold as many heads as heads.tsv lists (same models, shape)."""
+    from phrenology.pipeline import io
+    from phrenology.pipeline.errors import DataError
+
+    listed = len(io.read_tsv(heads_path, columns=["head_index"]))
+    if n_heads != listed:
+        raise DataError(
+            f"the untrained models hold {n_heads} heads but {heads_path} lists {listed}; "
+            "rerun the pipeline so they match"
+        )
