@@ -11,8 +11,10 @@ random data of the right shape: cost depends on shapes, not values.
    UMAP's numba JIT is warmed up first in both children (it is the same for both; its time
    is reported on its own).
 2. ``pythia160m``: capture of one randomly initialised pythia-160m-shaped TransformerLens
-   model (12 × 12 heads, d_model 768, d_vocab 50,304) and the Gram route on 9 such models
-   (1,296 heads) at 1024 prompts × n_ctx 16 and 256 prompts × n_ctx 64.
+   model (12 × 12 heads, d_model 768, d_vocab 50,304), the Gram route and one epoch of an
+   autoencoder streamed from the files on 9 such models (1,296 heads) at 1024 prompts ×
+   n_ctx 16 and 256 prompts × n_ctx 64; Fig. 14's knockout of all 1,296 heads on 2 prompts
+   (all 9 models in memory, as the job holds them).
 3. ``scaling``: the Gram raw branch (distances + maps + 5 components) for the quick
    architecture (2 × 4 heads) at 3, 9, 27 models × 256, 1024, 4096 prompts (n_ctx 16).
 
@@ -129,6 +131,39 @@ capture_patterns(model, prompts, 64, out=out)
 report(capture_s=time.perf_counter() - t0)
 """
 
+# One autoencoder epoch on rows streamed from the 9 memory-mapped files (what train_autoencoder
+# does for every config): peak memory stays at batches, not at the 1,296 heads' rows
+AUTOENCODER = """
+import torch
+from phrenology.analysis.autoencoder import AESettings, encode, train_autoencoder
+from phrenology.analysis.heads import PatternRows, open_patterns
+torch.set_num_threads(2)
+paths = PATHS
+t0 = time.perf_counter()
+rows = PatternRows(open_patterns(paths))
+model, _, metrics = train_autoencoder(rows, 2, AESettings(128, 1, 256, 1e-3, 0, 0.1))
+t1 = time.perf_counter()
+codes = encode(model, rows)
+report(rows=rows.shape[0], features=rows.shape[1], rows_mb=rows.shape[0] * rows.shape[1] * 4 / 2**20,
+       train_one_epoch_s=t1 - t0, encode_s=time.perf_counter() - t1)
+"""
+
+# Fig. 14 at 1,296 heads: all 9 models in memory, every head knocked out (batched), N prompts
+KNOCKOUT = """
+import torch
+from transformer_lens import HookedTransformer, HookedTransformerConfig
+from phrenology.analysis.knockout import knockout_gram
+torch.set_num_threads(2)
+shape = dict(n_layers=12, n_heads=12, d_model=768, d_head=64, d_mlp=3072, n_ctx=2048,
+    d_vocab=50304, act_fn="gelu", normalization_type="LN", positional_embedding_type="rotary",
+    rotary_dim=16, parallel_attn_mlp=True, original_architecture="GPTNeoXForCausalLM")
+models = [HookedTransformer(HookedTransformerConfig(**shape, seed=s)).eval() for s in range(9)]
+prompts = np.random.default_rng(0).integers(0, 50304, size=(N_PROMPTS, 16))
+t0 = time.perf_counter()
+gram = knockout_gram(models, prompts, 16)
+report(knockout_s=time.perf_counter() - t0, heads=len(gram), prompts=N_PROMPTS)
+"""
+
 
 def child(code: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", SETUP + code], cwd=REPO, capture_output=True,
@@ -173,7 +208,7 @@ def raw_branch() -> dict:
 
 
 def pythia160m(quick: bool) -> dict:
-    out = {}
+    out = {"knockout_9_models_2_prompts": child(KNOCKOUT.replace("N_PROMPTS", "2"))}
     with tempfile.TemporaryDirectory() as tmp:
         for n_prompts, n_ctx in ((1024, 16), (256, 64)):
             n_cap = 64 if quick else n_prompts
@@ -183,6 +218,9 @@ def pythia160m(quick: bool) -> dict:
         for n_prompts, n_ctx in ((1024, 16), (256 if not quick else 64, 64)):
             paths = make_data(tmp, 9, 144, n_prompts, n_ctx)
             out[f"gram_branch_9_models_{n_prompts}x{n_ctx}"] = route(GRAM, tmp, paths)
+            out[f"autoencoder_streamed_9_models_{n_prompts}x{n_ctx}"] = child(
+                AUTOENCODER.replace("PATHS", repr(paths))
+            )
             for p in paths:
                 import os
 

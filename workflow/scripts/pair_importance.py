@@ -6,7 +6,7 @@ with snakemake_job(snakemake) as job:
     job.set_torch_threads()
     from phrenology.analysis.aic import selected_bottleneck
     from phrenology.analysis.autoencoder import encode, load_autoencoder
-    from phrenology.analysis.heads import load_patterns, pattern_rows
+    from phrenology.analysis.heads import PatternRows, open_patterns
     from phrenology.analysis.importance import decoded_grid, importance_table, perturbation_mse
     from phrenology.models.model import pick_device
     from phrenology.pipeline import io
@@ -18,9 +18,11 @@ with snakemake_job(snakemake) as job:
     )
     model_path = dict(zip(p.bottlenecks, snakemake.input.models, strict=True))[chosen]
     model = load_autoencoder(model_path, pick_device())
-    patterns = load_patterns(snakemake.input.patterns, heads_per_model=p.heads_per_model)
-    n_ctx = patterns.shape[-1]
-    rows = pattern_rows(patterns)
+    arrays = open_patterns(snakemake.input.patterns, heads_per_model=p.heads_per_model)
+    n_ctx = arrays[0].shape[-1]
+    # every row in memory (each noise column is a pass over all of them), but not the
+    # stacked 4-D patterns as well: their causal cells only
+    rows = PatternRows(arrays)[:]
 
     mse, baseline = perturbation_mse(model, rows, seed=pert["seed"])
     ranked = importance_table(mse, baseline, n_ctx)

@@ -14,20 +14,20 @@ with snakemake_job(snakemake) as job:
         save_autoencoder,
         train_autoencoder,
     )
-    from phrenology.analysis.heads import load_patterns, pattern_rows
+    from phrenology.analysis.heads import PatternRows, open_patterns
     from phrenology.models.model import pick_device
     from phrenology.pipeline import io
     from phrenology.pipeline.errors import DataError
 
     p = snakemake.params
     heads = io.read_tsv(snakemake.input.heads, columns=["head_index"])
-    patterns = load_patterns(snakemake.input.patterns, heads_per_model=p.heads_per_model)
-    n_prompts, n_heads = patterns.shape[:2]
+    # rows streamed from the attention files' memory maps, batch by batch (bounded memory)
+    rows = PatternRows(open_patterns(snakemake.input.patterns, heads_per_model=p.heads_per_model))
+    n_prompts, n_heads = rows.n_prompts, rows.n_heads
     if n_heads != len(heads):
         raise DataError(
             f"{snakemake.input.heads} lists {len(heads)} heads, the patterns hold {n_heads}"
         )
-    rows = pattern_rows(patterns)  # [n_prompts * n_heads, n_pairs], prompt-major
     device = pick_device()
     print(f"{rows.shape[0]} rows × {rows.shape[1]} token pairs on {device}", file=sys.stderr)
 

@@ -33,6 +33,8 @@ from phrenology.pipeline.io import REBUILD_HINT, load_torch, save_torch
 
 FORMAT = "phrenology-autoencoder/1"
 EVAL_BATCH = 65536  # rows per forward pass when only evaluating (bounds memory, not results)
+# rows in memory (an array), or heads.PatternRows: read from the attention files' memory maps
+Rows = Any
 
 
 def encoder_widths(bottleneck: int, first_width: int) -> list[int]:
@@ -124,25 +126,46 @@ class AESettings:
         )
 
 
+def take_rows(rows: Rows, index: np.ndarray) -> np.ndarray:
+    """Rows ``index`` of an array or of a :class:`~phrenology.analysis.heads.PatternRows`."""
+    if isinstance(rows, np.ndarray):
+        return rows[index]
+    return rows.take(index)
+
+
 @torch.no_grad()
 def reconstruction_mse(
-    model: nn.Module, rows: torch.Tensor | np.ndarray, batch_size: int = EVAL_BATCH
+    model: nn.Module,
+    rows: torch.Tensor | Rows,
+    batch_size: int = EVAL_BATCH,
+    index: np.ndarray | None = None,
 ) -> float:
-    """Mean squared error over all rows and features. rows: float[n, n_features]"""
+    """Mean squared error over all rows (or over rows ``index``) and features.
+
+    rows: float[n, n_features]: a tensor, an array, or PatternRows (read batch_size at a time)
+    """
     device = next(model.parameters()).device
-    rows = torch.as_tensor(rows, dtype=torch.float32)
-    if len(rows) == 0:
+    if index is None:
+        if not isinstance(rows, (torch.Tensor, np.ndarray)):
+            index = np.arange(len(rows))
+        else:
+            rows = torch.as_tensor(rows, dtype=torch.float32)
+    n = len(rows) if index is None else len(index)
+    if n == 0:
         return math.nan
     model.eval()
     total = 0.0
-    for start in range(0, len(rows), batch_size):
-        x = rows[start : start + batch_size].to(device)
+    for start in range(0, n, batch_size):
+        if index is None:
+            x = rows[start : start + batch_size].to(device)
+        else:
+            x = torch.from_numpy(take_rows(rows, index[start : start + batch_size])).to(device)
         total += float(((model(x) - x) ** 2).sum())
-    return total / rows.numel()
+    return total / (n * rows.shape[1])
 
 
 def train_autoencoder(
-    rows: np.ndarray,
+    rows: Rows,
     bottleneck: int,
     settings: AESettings,
     device: torch.device | str = "cpu",
@@ -150,22 +173,20 @@ def train_autoencoder(
 ) -> tuple[Autoencoder, list[dict[str, float]], dict[str, Any]]:
     """Train one autoencoder on a seeded split of ``rows``.
 
-    rows: float32[n_rows, n_features]
+    rows: float32[n_rows, n_features], in memory or as PatternRows (streamed from the memory
+          maps batch by batch: the same numbers in the same order, so the same model)
     returns (model in eval mode, per-epoch history ``[{epoch, train_mse, validation_mse}]``,
     metrics: bottleneck, n_layers, widths, n_parameters, mse (validation; training MSE when the
     validation set is empty), train_mse, n_train, n_validation, seconds, device)
     """
     started = time.time()
     device = torch.device(device)
-    rows = np.ascontiguousarray(rows, dtype=np.float32)
-    if rows.ndim != 2 or not np.isfinite(rows).all():
-        raise DataError(f"autoencoder input must be a finite 2-D array, got shape {rows.shape}")
+    if isinstance(rows, np.ndarray):
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        if rows.ndim != 2 or not np.isfinite(rows).all():
+            raise DataError(f"autoencoder input must be a finite 2-D array, got shape {rows.shape}")
+    # else PatternRows: checked finite when opened, read batch by batch from disk
     train_idx, val_idx = split_rows(len(rows), settings.validation_fraction, settings.seed)
-    x_all = torch.from_numpy(rows).to(device)
-    x_train, x_val = (
-        x_all[torch.from_numpy(train_idx).to(device)],
-        x_all[torch.from_numpy(val_idx).to(device)],
-    )
 
     model = build_autoencoder(rows.shape[1], bottleneck, settings.first_width, settings.seed).to(
         device
@@ -174,13 +195,14 @@ def train_autoencoder(
     # The batch order has its own generator (CPU, so it is the same on any device).
     order = torch.Generator().manual_seed(settings.seed)
     history: list[dict[str, float]] = []
-    n_train = len(x_train)
+    n_train = len(train_idx)
     for epoch in range(1, settings.epochs + 1):
         model.train()
-        perm = torch.randperm(n_train, generator=order).to(device)
+        batches = train_idx[torch.randperm(n_train, generator=order).numpy()]
         sum_sq = 0.0
         for start in range(0, n_train, settings.batch_size):
-            x = x_train[perm[start : start + settings.batch_size]]
+            x = torch.from_numpy(take_rows(rows, batches[start : start + settings.batch_size]))
+            x = x.to(device)
             loss = nn.functional.mse_loss(model(x), x)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -192,8 +214,8 @@ def train_autoencoder(
             )
         row = {
             "epoch": epoch,
-            "train_mse": sum_sq / x_train.numel(),
-            "validation_mse": reconstruction_mse(model, x_val),
+            "train_mse": sum_sq / (n_train * rows.shape[1]),
+            "validation_mse": reconstruction_mse(model, rows, index=val_idx),
         }
         history.append(row)
         if log is not None:
@@ -203,8 +225,8 @@ def train_autoencoder(
                 file=log,
             )
     model.eval()
-    train_mse = reconstruction_mse(model, x_train)
-    val_mse = reconstruction_mse(model, x_val)
+    train_mse = reconstruction_mse(model, rows, index=train_idx)
+    val_mse = reconstruction_mse(model, rows, index=val_idx)
     metrics = {
         "bottleneck": bottleneck,
         "n_layers": n_dense_layers(bottleneck, settings.first_width),

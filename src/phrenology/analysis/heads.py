@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 
 HEAD_COLUMNS = ["head_index", "seed", "layer", "head"]
+TAKE_CHUNK = 8192  # (prompt, head) squares PatternRows.take reads at once: 128 MB at n_ctx 64
 
 
 def head_table(
@@ -95,13 +96,11 @@ def load_head_patterns(
     return patterns, heads
 
 
-def load_patterns(paths: Sequence[str], heads_per_model: int | None = None) -> np.ndarray:
-    """Concatenate per-seed tensors along the head axis.
+def open_patterns(paths: Sequence[str], heads_per_model: int | None = None) -> list[np.ndarray]:
+    """The per-model tensors as memory maps, checked (shapes agree, values finite), not copied.
 
-    paths:   ``results/attention/seed{seed}.npy`` in ``seeds`` order, each
-             float32[n_prompts, n_layers * n_heads, n_ctx, n_ctx]
-    returns: float32[n_prompts, n_models * n_layers * n_heads, n_ctx, n_ctx]; head axis in
-             heads.tsv order (seed-major, then layer, then head)
+    paths:   ``results/attention/<model>.npy`` in model order, each
+             float[n_prompts, n_layers * n_heads, n_ctx, n_ctx] (float32 or float16)
     """
     arrays = [load_npy(p, ndim=4, mmap=True) for p in paths]
     first = arrays[0]
@@ -115,6 +114,19 @@ def load_patterns(paths: Sequence[str], heads_per_model: int | None = None) -> n
                 f"{path} has shape {a.shape}, unlike {paths[0]} {first.shape}; {REBUILD_HINT}"
             )
         check_finite(a, path)
+    return arrays
+
+
+def load_patterns(paths: Sequence[str], heads_per_model: int | None = None) -> np.ndarray:
+    """Concatenate per-seed tensors along the head axis (in memory: see :class:`PatternRows`
+    for the autoencoders' bounded-memory view).
+
+    paths:   ``results/attention/seed{seed}.npy`` in ``seeds`` order, each
+             float32[n_prompts, n_layers * n_heads, n_ctx, n_ctx]
+    returns: float32[n_prompts, n_models * n_layers * n_heads, n_ctx, n_ctx]; head axis in
+             heads.tsv order (seed-major, then layer, then head)
+    """
+    arrays = open_patterns(paths, heads_per_model)
     return np.concatenate(arrays, axis=1).astype(np.float32, copy=False)
 
 
@@ -166,6 +178,43 @@ def pattern_rows(patterns: np.ndarray) -> np.ndarray:
     query, key = pair_index(n_ctx)
     rows = np.asarray(patterns[:, :, query, key], dtype=np.float32)
     return rows.reshape(n_prompts * n_heads, len(query))
+
+
+class PatternRows:
+    """:func:`pattern_rows` of the concatenated patterns, read from the per-model memory maps
+    only for the rows asked for: the autoencoders stream their batches from disk, so memory
+    stays bounded as models, heads and prompts grow (1,296 heads × 256 prompts at n_ctx 64
+    are 2.8 GB of rows). Row ``p * n_heads + h`` is head h (heads.tsv order) on prompt p; the
+    values equal :func:`pattern_rows`'s exactly (float32).
+
+    arrays: from :func:`open_patterns`, each float[n_prompts, heads of that model, n_ctx, n_ctx]
+    """
+
+    def __init__(self, arrays: Sequence[np.ndarray]):
+        self.arrays = list(arrays)
+        heads = [a.shape[1] for a in self.arrays]
+        self.first_head = np.cumsum([0, *heads])  # head offset of each model
+        self.n_prompts, self.n_heads = self.arrays[0].shape[0], int(self.first_head[-1])
+        self.query, self.key = pair_index(self.arrays[0].shape[2])
+        self.shape = (self.n_prompts * self.n_heads, len(self.query))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        """Rows ``index`` (any order, repeats allowed) → float32[len(index), n_pairs]."""
+        prompt, head = np.divmod(np.asarray(index, dtype=np.int64), self.n_heads)
+        model = np.searchsorted(self.first_head, head, side="right") - 1
+        out = np.empty((len(prompt), self.shape[1]), dtype=np.float32)
+        for m in np.unique(model):
+            for sel in np.array_split(np.flatnonzero(model == m), -(-len(prompt) // TAKE_CHUNK)):
+                # reads just these (prompt, head) squares from the file, then their causal cells
+                squares = self.arrays[m][prompt[sel], head[sel] - self.first_head[m]]
+                out[sel] = squares[:, self.query, self.key]
+        return out
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.take(np.arange(*rows.indices(len(self))))
 
 
 def pairs_to_square(values: np.ndarray, n_ctx: int, fill: float = np.nan) -> np.ndarray:

@@ -28,14 +28,13 @@ def untrained_embedding(
     """
     from phrenology.analysis.autoencoder import AESettings, encode, train_autoencoder
     from phrenology.analysis.clustering import head_embedding
-    from phrenology.analysis.heads import load_patterns, pattern_rows
+    from phrenology.analysis.heads import PatternRows, open_patterns
 
-    patterns = load_patterns(attention_paths, heads_per_model=heads_per_model)
-    rows = pattern_rows(patterns)
+    rows = PatternRows(open_patterns(attention_paths, heads_per_model=heads_per_model))
     ae, _, metrics = train_autoencoder(
         rows, bottleneck, AESettings.from_config(settings), device, log=log
     )
-    codes = encode(ae, rows).reshape(patterns.shape[0], patterns.shape[1], bottleneck)
+    codes = encode(ae, rows).reshape(rows.n_prompts, rows.n_heads, bottleneck)
     return codes, head_embedding(codes, mode), metrics
 
 

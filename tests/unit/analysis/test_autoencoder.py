@@ -19,7 +19,15 @@ from phrenology.analysis.autoencoder import (
     split_rows,
     train_autoencoder,
 )
-from phrenology.analysis.heads import n_pairs, pair_index, pairs_to_square, pattern_rows
+from phrenology.analysis.heads import (
+    PatternRows,
+    load_patterns,
+    n_pairs,
+    open_patterns,
+    pair_index,
+    pairs_to_square,
+    pattern_rows,
+)
 
 
 @pytest.mark.parametrize(
@@ -139,6 +147,56 @@ def test_training_is_deterministic_for_a_seed():
     assert hist_a == hist_b
     c, _, _ = train_autoencoder(rows, 4, AESettings(16, 3, 32, 1e-3, 12, 0.1))
     assert not torch.equal(a.state_dict()["encoder.0.weight"], c.state_dict()["encoder.0.weight"])
+
+
+def pattern_files(tmp_path, heads=(2, 3, 2), n_prompts=40, n_ctx=6, dtype=np.float32):
+    """Causal softmax-like patterns, one file per model (models of different head counts)."""
+    rng = np.random.default_rng(5)
+    paths = []
+    for m, h in enumerate(heads):
+        a = np.tril(rng.random((n_prompts, h, n_ctx, n_ctx)))
+        np.save(tmp_path / f"m{m}.npy", (a / a.sum(-1, keepdims=True)).astype(dtype))
+        paths.append(str(tmp_path / f"m{m}.npy"))
+    return paths
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_pattern_rows_streamed_from_the_files_equal_the_stacked_rows(tmp_path, dtype):
+    paths = pattern_files(tmp_path, dtype=dtype)
+    want = pattern_rows(load_patterns(paths))
+    rows = PatternRows(open_patterns(paths))
+    assert rows.shape == want.shape == (40 * 7, n_pairs(6)) and len(rows) == len(want)
+    index = np.random.default_rng(0).integers(0, len(want), 500)  # any order, with repeats
+    got = rows.take(index)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want[index])
+    np.testing.assert_array_equal(rows[3:250:7], want[3:250:7])
+    np.testing.assert_array_equal(rows[:], want)
+
+
+def test_pattern_rows_read_in_chunks_equal_one_read(tmp_path, monkeypatch):
+    from phrenology.analysis import heads
+
+    paths = pattern_files(tmp_path)
+    index = np.random.default_rng(1).permutation(40 * 7)
+    whole = PatternRows(open_patterns(paths)).take(index)
+    monkeypatch.setattr(heads, "TAKE_CHUNK", 7)  # many small reads per model
+    np.testing.assert_array_equal(PatternRows(open_patterns(paths)).take(index), whole)
+
+
+def test_streamed_training_gives_the_same_model_as_rows_in_memory(tmp_path):
+    paths = pattern_files(tmp_path)
+    settings = AESettings(16, 3, 32, 1e-3, 11, 0.1)
+    a, hist_a, metrics_a = train_autoencoder(pattern_rows(load_patterns(paths)), 2, settings)
+    rows = PatternRows(open_patterns(paths))
+    b, hist_b, metrics_b = train_autoencoder(rows, 2, settings)
+    for (name, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(pa, pb), name  # the same batches, bit for bit
+    assert hist_a == hist_b
+    assert {k: v for k, v in metrics_a.items() if k != "seconds"} == {
+        k: v for k, v in metrics_b.items() if k != "seconds"
+    }
+    np.testing.assert_array_equal(encode(a, pattern_rows(load_patterns(paths))), encode(b, rows))
 
 
 def test_save_and_load_round_trip(tmp_path):
