@@ -180,3 +180,47 @@ rule plot_fig06:
         heads_per_model=HEADS_PER_MODEL,
     script:
         "../workflow/scripts/plot_fig06.py"
+
+
+rule head_overview:
+    """The clustering by layer and by model, and the raw-pattern distances between layers
+    across models: the per-layer / per-cluster view that stays readable at 1,000+ heads."""
+    input:
+        heads="results/heads.tsv",
+        clusters="results/clustering/clusters.tsv",
+        distances="results/distance/attention_distance.npy",
+    output:
+        layers="results/overview/layer_clusters.tsv",
+        models="results/overview/model_clusters.tsv",
+        distances="results/overview/layer_distances.tsv",
+    log:
+        "logs/clustering/head_overview.log",
+    benchmark:
+        "logs/benchmarks/head_overview.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=lambda wc, input, attempt: int(1000 + 3 * input.size_mb) * attempt,
+    script:
+        "../workflow/scripts/head_overview.py"
+
+
+rule plot_head_overview:
+    input:
+        layers=rules.head_overview.output.layers,
+        models=rules.head_overview.output.models,
+        distances=rules.head_overview.output.distances,
+    output:
+        report(
+            "results/figures/overview_heads.png",
+            caption="../report/overview_heads.rst",
+            category="Clustering",
+        ),
+    log:
+        "logs/figures/overview_heads.log",
+    benchmark:
+        "logs/benchmarks/plot_head_overview.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/plot_head_overview.py"

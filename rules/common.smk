@@ -120,6 +120,8 @@ def final_outputs():
         *rules.plot_fig04.output,
         *rules.plot_fig05.output,
         *rules.plot_fig06.output,
+        *rules.head_overview.output,
+        *rules.plot_head_overview.output,
         # knockout of every head (knockout.smk)
         rules.knockout_pca.output.table,
         *rules.plot_knockout_pca.output,
