@@ -64,6 +64,9 @@ def test_whole_dag_runs_on_a_tiny_pretrained_family(family_run):
     assert not (work / "results" / "models").exists()  # nothing trained
     for figure in ("verdict_null", "verdict_consensus", "verdict_matching"):
         assert (work / "results" / "figures" / f"{figure}.png").is_file(), figure
+    overview = pd.read_csv(work / "results" / "overview" / "model_clusters.tsv", sep="\t")
+    assert overview["model"].drop_duplicates().tolist() == names  # aggregate view by model name
+    assert overview["n_heads"].sum() == 12
     metrics = json.loads((work / "results" / "metrics.json").read_text())
     assert 0 < metrics["verdict"]["best_f_p"] <= 1
     points = pd.read_csv(work / "results" / "projection" / "projections.tsv", sep="\t")
