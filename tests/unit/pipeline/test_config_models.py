@@ -11,10 +11,12 @@ from phrenology.pipeline.errors import ConfigError
 
 def pretrained(quick_config, entries, **model):
     cfg = copy.deepcopy(quick_config)
-    for key in ("seeds", "train", "knockout"):
+    for key in ("seeds", "train"):
         cfg.pop(key)
+    # a family's knockout is Fig. 14 only: the trained seed / head / prompt keys do not apply
+    cfg["knockout"] = {k: cfg["knockout"][k] for k in ("n_prompts", "prompt_seed", "batch_size")}
     cfg["model"] = {"n_layers": 12, "n_heads": 12, "n_ctx": 16, **model}
-    cfg["models"] = {"source": "pretrained", "entries": entries}
+    cfg["models"] = {"source": "pretrained", "entries": copy.deepcopy(entries)}
     return cfg
 
 
@@ -111,3 +113,19 @@ def test_schema_requires_entries_for_pretrained_and_seeds_for_train(quick_config
     cfg["models"]["entries"].append({"id": "gpt2", "trust_remote_code": True})
     with pytest.raises(ConfigError, match="trust_remote_code"):
         validate_config(cfg)
+
+
+def test_a_family_needs_fig14s_knockout_keys_and_the_statistics(quick_config):
+    validate_config(pretrained(quick_config, STANFORD))  # n_prompts, prompt_seed, batch_size
+    cfg = pretrained(quick_config, STANFORD)
+    del cfg["knockout"]["prompt_seed"]
+    with pytest.raises(ConfigError, match="'knockout': 'prompt_seed' is a required property"):
+        validate_config(cfg)
+    cfg = pretrained(quick_config, STANFORD)
+    del cfg["statistics"]
+    with pytest.raises(ConfigError, match="'statistics' is a required property"):
+        validate_config(cfg)
+    trained = copy.deepcopy(quick_config)
+    del trained["knockout"]["model_seed"]  # required where models are trained
+    with pytest.raises(ConfigError, match="'knockout': 'model_seed' is a required property"):
+        validate_config(trained)
