@@ -9,6 +9,7 @@ so the figure can show whether function words and sentence starts group together
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +34,19 @@ def first_token_vectors(patterns: np.ndarray, n_prompts: int) -> np.ndarray:
         raise DataError(f"asked for {n_prompts} prompts, the patterns hold {patterns.shape[0]}")
     first = np.asarray(patterns[:n_prompts, :, :, 0], dtype=np.float32)
     return np.ascontiguousarray(first.transpose(0, 2, 1))
+
+
+def first_token_patterns(arrays: Sequence[np.ndarray], n_prompts: int) -> np.ndarray:
+    """The key-0 column of every head's patterns on the first ``n_prompts`` prompts, read from
+    the per-model memory maps (bounded memory: n_prompts × H × n_ctx values, not every pattern).
+
+    arrays:  per-model float[n_prompts_all, heads of that model, n_ctx, n_ctx], model order
+    returns: float32[n_prompts, H, n_ctx, 1], a patterns tensor :func:`first_token_pca` accepts
+    """
+    if n_prompts > arrays[0].shape[0]:
+        raise DataError(f"asked for {n_prompts} prompts, the patterns hold {arrays[0].shape[0]}")
+    columns = [np.asarray(a[:n_prompts, :, :, :1], dtype=np.float32) for a in arrays]
+    return np.concatenate(columns, axis=1)
 
 
 def word_class(token: str, unknown: bool = False) -> str:

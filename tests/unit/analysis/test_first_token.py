@@ -87,3 +87,19 @@ def test_more_prompts_than_patterns_is_an_error():
 )  # fmt: skip
 def test_word_class(token, unknown, expected):
     assert word_class(token, unknown) == expected
+
+
+def test_first_token_columns_from_the_memory_maps_equal_the_stacked_patterns(tmp_path):
+    from phrenology.analysis.first_token import first_token_patterns, first_token_vectors
+    from phrenology.analysis.heads import load_patterns, open_patterns
+
+    rng = np.random.default_rng(3)
+    paths = []
+    for m, h in enumerate((2, 3)):
+        a = np.tril(rng.random((12, h, 5, 5)))
+        np.save(tmp_path / f"m{m}.npy", (a / a.sum(-1, keepdims=True)).astype(np.float32))
+        paths.append(str(tmp_path / f"m{m}.npy"))
+    columns = first_token_patterns(open_patterns(paths), 7)
+    assert columns.shape == (7, 5, 5, 1)
+    want = first_token_vectors(load_patterns(paths), 7)
+    np.testing.assert_array_equal(first_token_vectors(columns, 7), want)
