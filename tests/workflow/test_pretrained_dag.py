@@ -1,8 +1,11 @@
-"""The whole DAG on a family of tiny pretrained models in Hugging Face format (integration):
-what ``make run CONFIG=<a pretrained config>`` runs, offline, through the real loading path."""
+"""The whole DAG on a family of tiny pretrained models in Hugging Face format (integration),
+run by ``make run CONFIG=<a pretrained config>``, offline, through the real loading path."""
 
 import copy
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,7 +49,12 @@ def family_run(tmp_path_factory):
     config = write_config(root / "family.yaml", cfg)
     work = root / "work"
     work.mkdir()
-    proc = run_snakemake(work, "--cores", "2", configfile=config, timeout=3600)
+    # exactly what a user types, `make run CONFIG=<family>`, with the outputs in a temporary
+    # working directory (SMK_ARGS) and this interpreter's environment (no venv step: STAMP=)
+    cmd = ["make", "-C", str(REPO), "run", f"CONFIG={config}", "CORES=2",
+           f"SMK_ARGS=--directory {work}", "STAMP=", f"BIN={Path(sys.executable).parent}"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    assert proc.returncode == 0, f"make run failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
     return work, folders, cfg, proc
 
 
