@@ -4,18 +4,14 @@ from phrenology.pipeline.jobs import snakemake_job
 
 with snakemake_job(snakemake) as job:
     from phrenology.analysis.first_token import first_token_patterns, first_token_pca
-    from phrenology.analysis.heads import load_heads, open_patterns
+    from phrenology.analysis.heads import open_head_patterns
     from phrenology.analysis.projection import variance_table
     from phrenology.pipeline import io
-    from phrenology.pipeline.errors import DataError
 
     p = snakemake.params
-    if len(snakemake.input.attention) != len(p.seeds):
-        raise DataError(
-            f"got {len(snakemake.input.attention)} attention files for {len(p.seeds)} seeds"
-        )
-    load_heads(snakemake.input.heads, p.seeds, p.n_layers, p.n_heads)  # checked, then only
-    arrays = open_patterns(snakemake.input.attention, heads_per_model=p.n_layers * p.n_heads)
+    arrays, _ = open_head_patterns(
+        snakemake.input.attention, snakemake.input.heads, p.seeds, p.n_layers, p.n_heads
+    )
     # the key-0 columns of the first n_prompts prompts, from the memory maps
     patterns = first_token_patterns(arrays, p.n_prompts)
     prompts = io.read_parquet(snakemake.input.prompts, columns=["prompt", "position", "token"])

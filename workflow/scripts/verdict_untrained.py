@@ -9,11 +9,10 @@ with snakemake_job(snakemake) as job:
     job.set_torch_threads()
     import sys
 
-    from phrenology.analysis.aic import selected_bottleneck
     from phrenology.models.capture import capture_patterns
     from phrenology.models.model import build_model, model_kwargs, pick_device, save_model
     from phrenology.pipeline import io
-    from phrenology.statistics.untrained import check_head_count, untrained_embedding
+    from phrenology.statistics.untrained import check_head_count, write_untrained_embedding
 
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     device = pick_device()
@@ -31,11 +30,7 @@ with snakemake_job(snakemake) as job:
             capture_patterns(model, prompts, p.batch_size, out=patterns)
         print(f"seed {seed}: untrained model saved and captured", file=sys.stderr)
 
-    k = selected_bottleneck(io.read_tsv(inp.aic, columns=["bottleneck", "selected"]))
-    codes, embedding, metrics = untrained_embedding(
-        out.attention, per_model, k, p.settings, p.mode, device, log=sys.stderr
-    )
-    io.save_npy(out.codes, codes)
-    io.save_npy(out.embedding, embedding)
-    io.write_json(out.metrics, metrics)
-    print(f"untrained: bottleneck {k}, validation MSE {metrics['mse']:.3g}", file=sys.stderr)
+    write_untrained_embedding(
+        out.attention, inp.aic, per_model, p.settings, p.mode, device,
+        out.codes, out.embedding, out.metrics, log=sys.stderr,
+    )  # fmt: skip

@@ -89,11 +89,23 @@ def load_head_patterns(
     n_heads: int,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """(patterns float32[n_prompts, H, n_ctx, n_ctx] in heads.tsv order, heads.tsv)."""
+    arrays, heads = open_head_patterns(attention_paths, heads_path, seeds, n_layers, n_heads)
+    return np.concatenate(arrays, axis=1).astype(np.float32, copy=False), heads
+
+
+def open_head_patterns(
+    attention_paths: Sequence[str],
+    heads_path: str,
+    seeds: Sequence[int],
+    n_layers: int,
+    n_heads: int,
+) -> tuple[list[np.ndarray], pd.DataFrame]:
+    """:func:`load_head_patterns` without stacking: (per-model memory maps from
+    :func:`open_patterns`, heads.tsv), with the same checks."""
     if len(attention_paths) != len(seeds):
         raise DataError(f"got {len(attention_paths)} attention files for {len(seeds)} seeds")
     heads = load_heads(heads_path, seeds, n_layers, n_heads)
-    patterns = load_patterns(attention_paths, heads_per_model=n_layers * n_heads)
-    return patterns, heads
+    return open_patterns(attention_paths, heads_per_model=n_layers * n_heads), heads
 
 
 def open_patterns(paths: Sequence[str], heads_per_model: int | None = None) -> list[np.ndarray]:

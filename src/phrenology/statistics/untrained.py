@@ -49,3 +49,31 @@ def check_head_count(n_heads: int, heads_path: str) -> None:
             f"the untrained models hold {n_heads} heads but {heads_path} lists {listed}; "
             "rerun the pipeline so they match"
         )
+
+
+def write_untrained_embedding(
+    attention_paths: Sequence[str],
+    aic_path: str,
+    heads_per_model: int,
+    settings: Mapping[str, Any],
+    mode: str,
+    device: Any,
+    codes_path: str,
+    embedding_path: str,
+    metrics_path: str,
+    log: TextIO | None = None,
+) -> None:
+    """:func:`untrained_embedding` at the bottleneck the trained run selected (aic.tsv), its
+    codes, head embedding and training metrics written to the given paths."""
+    from phrenology.analysis.aic import selected_bottleneck
+    from phrenology.pipeline import io
+
+    k = selected_bottleneck(io.read_tsv(aic_path, columns=["bottleneck", "selected"]))
+    codes, embedding, metrics = untrained_embedding(
+        attention_paths, heads_per_model, k, settings, mode, device, log=log
+    )
+    io.save_npy(codes_path, codes)
+    io.save_npy(embedding_path, embedding)
+    io.write_json(metrics_path, metrics)
+    if log is not None:
+        print(f"untrained: bottleneck {k}, validation MSE {metrics['mse']:.3g}", file=log)
