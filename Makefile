@@ -57,13 +57,19 @@ run: $(STAMP)
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --configfile $(CONFIG) $(SMK_ARGS)
 
+# The suite runs on every logical CPU (pytest-xdist): the shared quick and family DAG runs go
+# out first and the unit tests fill the CPU time those runs leave idle (tests/conftest.py keeps
+# each shared run on one worker). TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= logical
+XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
 # `slow` tests each run a DAG of their own (a second quick run from scratch, real Slurm,
 # DVC re-runs, kill -9 and resume, a pretrained family) or take minutes: see docs/development.md.
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration and not slurm and not slow" $(PYTEST_ARGS)
