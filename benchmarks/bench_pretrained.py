@@ -14,11 +14,13 @@ random data of the right shape: cost depends on shapes, not values.
    model (12 × 12 heads, d_model 768, d_vocab 50,304), the Gram route and one epoch of an
    autoencoder streamed from the files on 9 such models (1,296 heads) at 1024 prompts ×
    n_ctx 16 and 256 prompts × n_ctx 64; Fig. 14's knockout of all 1,296 heads on 2 prompts
-   (all 9 models in memory, as the job holds them).
+   (all 9 models in memory, as the job holds them); Fig. 1's pair importance with the rows
+   streamed, on 16 and 1 prompts (its time grows with prompts × token pairs), extrapolated.
 3. ``scaling``: the Gram raw branch (distances + maps + 5 components) for the quick
    architecture (2 × 4 heads) at 3, 9, 27 models × 256, 1024, 4096 prompts (n_ctx 16).
 
-    python benchmarks/bench_pretrained.py [--quick] [--only PART]
+    python benchmarks/bench_pretrained.py [--quick] [--only PART]   (PART: raw_branch, pythia160m,
+    pair_importance (the part of pythia160m that is Fig. 1's pair importance), scaling)
     --quick: the pythia part captures 64 prompts (not 1024 / 256) and analyses n_ctx 64 at
     64 prompts (not 256), for a shared 2-core machine; times scale linearly in prompts
 """
@@ -165,6 +167,25 @@ report(knockout_s=time.perf_counter() - t0, heads=len(gram), prompts=N_PROMPTS)
 """
 
 
+# Fig. 1's pair importance on 1,296 heads, rows streamed from the files (in_memory_bytes=0):
+# every noise column is one pass over all rows, so the time is (columns + 1) passes and grows
+# with prompts × columns; run on few prompts, the full shape's time is extrapolated from it
+PAIR_IMPORTANCE = """
+import torch
+from phrenology.analysis.autoencoder import build_autoencoder
+from phrenology.analysis.heads import PatternRows, open_patterns
+from phrenology.analysis.importance import perturbation_mse
+torch.set_num_threads(2)
+rows = PatternRows(open_patterns(PATHS))
+model = build_autoencoder(rows.shape[1], 2, 128, seed=0)
+t0 = time.perf_counter()
+perturbation_mse(model, rows, seed=0, in_memory_bytes=0)
+s = time.perf_counter() - t0
+report(rows=rows.shape[0], features=rows.shape[1], streamed_s=s,
+       full_shape_s=s * FULL_PROMPTS / N_PROMPTS)
+"""
+
+
 def child(code: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", SETUP + code], cwd=REPO, capture_output=True,
                           text=True)  # fmt: skip
@@ -225,6 +246,19 @@ def pythia160m(quick: bool) -> dict:
                 import os
 
                 os.remove(p)
+    return {**out, **pair_importance()}
+
+
+def pair_importance() -> dict:
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for full, n_ctx, few in ((1024, 16, 16), (256, 64, 1)):
+            paths = make_data(tmp, 9, 144, few, n_ctx)
+            code = PAIR_IMPORTANCE.replace("PATHS", repr(paths)).replace("N_PROMPTS", str(few))
+            out[f"pair_importance_streamed_9_models_{few}x{n_ctx}"] = child(
+                code.replace("FULL_PROMPTS", str(full))
+            )
+            print(json.dumps(out), flush=True)
     return out
 
 
@@ -245,7 +279,9 @@ def scaling() -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["raw_branch", "pythia160m", "scaling"])
+    parser.add_argument(
+        "--only", choices=["raw_branch", "pythia160m", "pair_importance", "scaling"]
+    )
     args = parser.parse_args()
     result = {}
     if args.only in (None, "raw_branch"):
@@ -256,6 +292,9 @@ def main() -> None:
         result["pythia160m"] = pythia160m(args.quick)
         print(json.dumps(result["pythia160m"], indent=1), flush=True)
         write_result("pretrained_pythia160m", {"quick": args.quick, **result["pythia160m"]})
+    if args.only == "pair_importance":  # also part of pythia160m
+        result["pair_importance"] = pair_importance()
+        write_result("pretrained_pair_importance", result["pair_importance"])
     if args.only in (None, "scaling"):
         result["scaling"] = scaling()
         write_result("pretrained_scaling", {"rows": result["scaling"]})

@@ -20,9 +20,8 @@ with snakemake_job(snakemake) as job:
     model = load_autoencoder(model_path, pick_device())
     arrays = open_patterns(snakemake.input.patterns, heads_per_model=p.heads_per_model)
     n_ctx = arrays[0].shape[-1]
-    # every row in memory (each noise column is a pass over all of them), but not the
-    # stacked 4-D patterns as well: their causal cells only
-    rows = PatternRows(arrays)[:]
+    # in memory when they fit (each noise column is a pass over all rows), else streamed
+    rows = PatternRows(arrays)
 
     mse, baseline = perturbation_mse(model, rows, seed=pert["seed"])
     ranked = importance_table(mse, baseline, n_ctx)

@@ -74,3 +74,21 @@ def test_decoded_grid_reports_the_decoder_output_of_the_top_pairs():
     column = next(j for j in range(6) if (q[j], k[j]) == (row["query"], row["key"]))
     expected = decode(model, np.array([[row["code1"], row["code2"]]], dtype=np.float32))[0, column]
     assert row["value"] == pytest.approx(expected, abs=1e-6)  # batched vs single-row float32
+
+
+@pytest.mark.parametrize("in_memory_bytes", [0, 1 << 30], ids=["streamed", "read-once"])
+def test_rows_from_the_memory_maps_give_the_same_importance(tmp_path, in_memory_bytes):
+    # 0 bytes: every column is a pass over the files, batch by batch (bounded memory)
+    from test_autoencoder import pattern_files
+
+    from phrenology.analysis.heads import PatternRows, load_patterns, open_patterns, pattern_rows
+
+    paths = pattern_files(tmp_path)
+    in_memory = pattern_rows(load_patterns(paths))
+    model = build_autoencoder(in_memory.shape[1], 2, 8, seed=0)
+    want = perturbation_mse(model, in_memory, seed=3, batch_size=64)
+    rows = PatternRows(open_patterns(paths))
+    got = perturbation_mse(model, rows, seed=3, batch_size=64, in_memory_bytes=in_memory_bytes)
+    np.testing.assert_array_equal(got[0], want[0])  # the same batches, bit for bit
+    assert got[1] == want[1]
+    np.testing.assert_array_equal(encode(model, rows, batch_size=64), encode(model, in_memory))
