@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-# the suite on several CPUs (pytest-xdist): one shared run per suite, not per worker
+# the suite on several CPUs (pytest-xdist): each shared run made once for all workers
 pytest_plugins = ["xdist_groups", "pytester"]
+pytest.register_assert_rewrite("xdist_groups")  # imported here, before pytest loads the plugin
+from xdist_groups import made_once  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -136,23 +138,26 @@ def config_override(tmp_path, quick_config):
 
 @pytest.fixture(scope="session")
 def quick_dag(tmp_path_factory) -> Path:
-    """Run the whole quick DAG once, into a temporary working directory; return that directory.
+    """Run the whole quick DAG once per test run (once for all xdist workers), into a temporary
+    working directory; return that directory. Read it, never change it: copy it first.
 
     Set PHRENOLOGY_QUICK_RESULTS to a directory that already holds a finished run
     to reuse it while developing (its results/ is copied, never modified).
     """
-    workdir = tmp_path_factory.mktemp("quick_dag")
-    reuse = os.environ.get("PHRENOLOGY_QUICK_RESULTS")
-    if reuse:
-        shutil.copytree(Path(reuse) / "results", workdir / "results")
-    try:
-        run_snakemake(workdir, "--cores", "2")
-    except AssertionError as e:
-        # pytest keeps a session fixture's failure: every test that needs this run fails with
-        # this one message, and the DAG is not run again for each of them
-        pytest.fail(f"the session's quick DAG run failed, so the tests that read it cannot run:\n{e}",
-                    pytrace=False)  # fmt: skip
-    return workdir
+
+    def make(workdir: Path) -> None:
+        reuse = os.environ.get("PHRENOLOGY_QUICK_RESULTS")
+        if reuse:
+            shutil.copytree(Path(reuse) / "results", workdir / "results")
+        try:
+            run_snakemake(workdir, "--cores", "2")
+        except AssertionError as e:
+            # pytest keeps a session fixture's failure: every test that needs this run fails
+            # with this one message, and the DAG is not run again for each of them
+            pytest.fail(f"the session's quick DAG run failed, so the tests that read it cannot "
+                        f"run:\n{e}", pytrace=False)  # fmt: skip
+
+    return made_once(tmp_path_factory, "quick_dag", make)
 
 
 # ---- provenance: a three-step toy workflow (tests/data/toy_workflow) run once per session
@@ -175,10 +180,11 @@ def run_toy_workflow(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def toy_workflow_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("toy") / "toy"
-    shutil.copytree(TOY_WORKFLOW, workdir)
-    run_toy_workflow(workdir)
-    return workdir
+    def make(root: Path) -> None:
+        shutil.copytree(TOY_WORKFLOW, root / "toy")
+        run_toy_workflow(root / "toy")
+
+    return made_once(tmp_path_factory, "toy", make) / "toy"
 
 
 @pytest.fixture
