@@ -57,11 +57,12 @@ run: $(STAMP)
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --configfile $(CONFIG) $(SMK_ARGS)
 
-# The suite runs on every logical CPU (pytest-xdist): the shared quick and family DAG runs go
-# out first and the unit tests fill the CPU time those runs leave idle (tests/conftest.py keeps
-# each shared run on one worker). TEST_WORKERS=0 runs the suite in one process.
+# The suite runs on every logical CPU (pytest-xdist), a test module per worker at a time: the
+# shared quick and family DAG runs go out first, each made once for all workers, and the other
+# tests fill the CPU time those runs leave idle (tests/xdist_groups.py). TEST_WORKERS=0 runs the
+# suite in one process.
 TEST_WORKERS ?= logical
-XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+XDIST := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # `slow` tests each run a DAG of their own (a second quick run from scratch, real Slurm,
 # DVC re-runs, kill -9 and resume, a pretrained family) or take minutes: see docs/development.md.

@@ -1,31 +1,27 @@
 """Running the suite on several CPUs (pytest-xdist: `make test` runs
-``-n logical --dist loadgroup --no-loadscope-reorder``), each shared run made once.
+``-n logical --dist loadscope --no-loadscope-reorder``), each shared run made once.
 
 * :func:`made_once`: a shared run (the quick DAG, the toy workflow) is made by the first worker
   that needs it, in a directory all workers see, while the others wait for it.
-* Each test module is one unit of work, so module-scoped fixtures (the tiny family's DAG) are
-  made once too; xdist's own ``loadgroup`` grouping cannot be used for that, see
-  :func:`pytest_xdist_make_scheduler`.
-* Order: the first module that reads the quick DAG (it makes it) and the family's module go out
-  first, the other readers of the quick DAG last, so the workers' other tests overlap the DAG
-  runs and its readers find it made.
+* ``--dist loadscope`` sends each test module to one worker as a whole (the suite has no test
+  classes), so module-scoped fixtures (the tiny family's DAG) are made once too;
+  ``--no-loadscope-reorder`` keeps the modules in collection order, which
+  :func:`pytest_collection_modifyitems` sets: the first module that reads the quick DAG (it
+  makes it) and the family's module go out first, the other readers of the quick DAG last, so
+  the workers' other tests overlap the DAG runs and its readers find it made.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-QUICK_READERS = ("quick_dag", "quick_project")  # quick_project reads quick_dag
-FAMILY_READERS = ("family_run",)
-GROUPS_DIR = pytest.StashKey[Path]()
+QUICK_READERS = {"quick_dag", "quick_project"}  # quick_project reads quick_dag
+FAMILY_READERS = {"family_run"}
 
 
 def made_once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
@@ -62,64 +58,21 @@ def module_of(item: pytest.Item) -> str:
 def module_ranks(items: list[pytest.Item]) -> dict[str, int]:
     """0: the first module reading the quick DAG; 1: the family's; 2: the rest; 3: the other
     modules reading the quick DAG."""
-    ranks: dict[str, int] = {}
-    first_reader = None
+    fixtures: dict[str, set[str]] = {}  # module -> the fixtures its tests use, collection order
     for item in items:
-        module, names = module_of(item), item.fixturenames
-        if any(f in names for f in QUICK_READERS):
-            first_reader = first_reader or module
-            ranks[module] = 0 if module == first_reader else 3
-        elif any(f in names for f in FAMILY_READERS):
-            ranks[module] = min(ranks.get(module, 1), 1)
-        else:
-            ranks.setdefault(module, 2)
-    return ranks
+        fixtures.setdefault(module_of(item), set()).update(item.fixturenames)
+    readers = [module for module, names in fixtures.items() if names & QUICK_READERS]
 
+    def rank(module: str) -> int:
+        if module in readers:
+            return 0 if module == readers[0] else 3
+        return 1 if fixtures[module] & FAMILY_READERS else 2
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node) -> None:
-    """(controller) Where each worker writes the unit of work of each test it collected."""
-    stash = node.config.stash
-    if GROUPS_DIR not in stash:
-        stash[GROUPS_DIR] = Path(tempfile.mkdtemp(prefix="xdist-groups-"))
-    node.workerinput["groups_dir"] = str(stash[GROUPS_DIR])
+    return {module: rank(module) for module in fixtures}
 
 
 def pytest_collection_modifyitems(config, items):
-    """(worker) Order the modules; tell the controller's scheduler each test's module."""
-    workerinput = getattr(config, "workerinput", {})
-    if "groups_dir" not in workerinput:
-        return  # a plain one-process run keeps pytest's order
-    ranks = module_ranks(items)
-    items.sort(key=lambda item: ranks[module_of(item)])  # stable: a module stays in one piece
-    out = Path(workerinput["groups_dir"]) / f"{workerinput['workerid']}.json"
-    out.with_suffix(".tmp").write_text(json.dumps({item.nodeid: module_of(item) for item in items}))
-    out.with_suffix(".tmp").replace(out)
-
-
-@pytest.hookimpl(optionalhook=True, tryfirst=True)  # before xdist's own loadgroup scheduler
-def pytest_xdist_make_scheduler(config, log):
-    """A module per unit of work, in the workers' order. (``--dist loadscope`` would group by
-    module too, but orders the modules by size; xdist's ``loadgroup`` reads a test's group from a
-    suffix it writes into the node id, which pytest 9.2's structured node ids ignore,
-    pytest-dev/pytest-xdist#1386.) Enabled by ``--dist loadgroup``."""
-    if config.getoption("dist") != "loadgroup":
-        return None
-    from xdist.scheduler import LoadScopeScheduling
-
-    class ModuleScheduling(LoadScopeScheduling):
-        groups: dict[str, str] | None = None
-
-        def _split_scope(self, nodeid: str) -> str:
-            if self.groups is None:  # first called once every worker has collected
-                self.groups = {}
-                for f in sorted(config.stash[GROUPS_DIR].glob("*.json")):
-                    self.groups.update(json.loads(f.read_text()))
-            return self.groups.get(nodeid, nodeid)
-
-    return ModuleScheduling(config, log)
-
-
-def pytest_unconfigure(config):
-    if GROUPS_DIR in config.stash:
-        shutil.rmtree(config.stash[GROUPS_DIR], ignore_errors=True)
+    """(xdist worker) The modules in the order above; a plain one-process run keeps pytest's."""
+    if hasattr(config, "workerinput"):
+        ranks = module_ranks(items)
+        items.sort(key=lambda item: ranks[module_of(item)])  # stable: a module stays in one piece

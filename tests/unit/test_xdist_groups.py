@@ -50,7 +50,7 @@ def test_a_shared_run_is_made_once_for_every_worker(pytester, monkeypatch, tmp_p
         test_3=module(READS, "reads_b", 3), test_4=module(PLAIN, "plain_b", 4),
     )  # fmt: skip
     result = pytester.runpytest_subprocess(
-        "-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder", "-p", "no:cacheprovider"
+        "-n", "2", "--dist", "loadscope", "--no-loadscope-reorder", "-p", "no:cacheprovider"
     )
     result.assert_outcomes(passed=14)
     lines = [line.split() for line in log.read_text().splitlines()]
