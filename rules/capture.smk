@@ -9,9 +9,13 @@ rule capture_attention:
         "logs/capture/seed{seed}.log",
     benchmark:
         "logs/benchmarks/capture_attention/seed{seed}.tsv"
+    priority: 1  # the critical path after training (train.smk): every analysis waits for it
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    # one thread: on a CPU the job's time is loading TransformerLens, not the forward pass (a
+    # quick model's 128 prompts: 0.1 s), so two captures run side by side on two cores. The
+    # attention bits are those of 2 threads (compared on the quick config's models: identical)
+    threads: 1
     resources:
         gpu=1,
         mem_mb=lambda wc, attempt: 4000 * attempt,

@@ -30,6 +30,7 @@ rule sample_prompts:
         "logs/sample_prompts.log",
     benchmark:
         "logs/benchmarks/sample_prompts.tsv"
+    priority: 20  # half a second, and every capture waits for it (the critical path: train.smk)
     conda:
         "../envs/data.yaml"
     resources:

@@ -17,6 +17,11 @@ if MODELS_PER_JOB == 1:
             "logs/train/seed{seed}.log",
         benchmark:
             "logs/benchmarks/train_model/seed{seed}.tsv"
+        # the critical path (corpus → training → capture → everything else): run first among
+        # the jobs ready, not after knockouts that only one model's figures need; more than
+        # the captures of two finished models together (the scheduler sums the priorities of
+        # the jobs it starts at once)
+        priority: 10
         conda:
             "../envs/torch.yaml"
         threads: 4
@@ -52,6 +57,7 @@ else:
                 f"logs/train/group{_index}.log",
             benchmark:
                 f"logs/benchmarks/train_group/{_index}.tsv"
+            priority: 10  # the critical path, as train_model
             conda:
                 "../envs/torch.yaml"
             threads: 4
