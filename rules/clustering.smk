@@ -207,9 +207,11 @@ rule head_overview:
 
 rule plot_head_overview:
     input:
-        layers=rules.head_overview.output.layers,
-        models=rules.head_overview.output.models,
-        distances=rules.head_overview.output.distances,
+        # str(): an input named through rules.<name> makes Snakemake schedule that rule even
+        # under --allowed-rules, i.e. inside another DVC stage (tests/workflow/test_dvc.py)
+        layers=str(rules.head_overview.output.layers),
+        models=str(rules.head_overview.output.models),
+        distances=str(rules.head_overview.output.distances),
     output:
         report(
             "results/figures/overview_heads.png",

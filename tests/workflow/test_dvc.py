@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -22,7 +23,7 @@ from phrenology.pipeline.config import config_param
 from phrenology.provenance import dvc, snakemake_dag
 from phrenology.provenance.dvc import DvcSyncError, JobSpec
 
-from conftest import GIT_ID, REPO, run_in, snakemake_cmd
+from conftest import GIT_ID, REPO, run_in, run_snakemake, snakemake_cmd
 
 CONFIG = "config/quick.yaml"
 PROV = ".prov.json"
@@ -434,3 +435,54 @@ def test_record_skips_another_config_and_leaves_code_changes_to_repro(project):
     # analysis/clustering.py (kNN, Leiden, embedding) is a code dependency of several stages
     assert "run `dvc repro` for:" in proc.stdout and "knn_graph" in proc.stdout
     assert "knn_graph" in json.loads(run_in(project, "dvc", "status", "--json").stdout)
+
+
+# ------------------------------------------------- one stage runs one job, whatever the mtimes
+
+RULE_REFERENCE = re.compile(r"rules\.\w+\.output")
+
+
+def test_no_rule_input_names_its_producer_through_rules():
+    """``input: x=rules.a.output.y`` makes Snakemake add rule a's job even under
+    ``--allowed-rules`` (the DAG follows the rule the file came from, not the allowed rules'
+    outputs), so a DVC stage could rerun its upstream; ``str(rules.a.output.y)`` is a path."""
+    found = []
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        section = None
+        for number, line in enumerate(smk.read_text().splitlines(), 1):
+            directive = re.match(r"^\s+(\w+):\s*(#.*)?$", line)
+            if directive:
+                section = directive.group(1)
+            elif re.match(r"^\S", line):
+                section = None
+            if section == "input" and RULE_REFERENCE.search(line.replace("str(rules.", "")):
+                found.append(f"{smk.name}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
+
+
+def planned_rules(stdout: str) -> set[str]:
+    return set(re.findall(r"^(?:local)?rule (\w+):$", stdout, re.M))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "stage", ["verdict_summary", "plot_verdict_matching", "plot_knockout_pca", "plot_head_overview"]
+)
+def test_a_stage_runs_only_its_own_job_when_its_upstream_looks_outdated(quick_dag, tmp_path, stage):
+    """The state DVC leaves after skipping an unchanged stage U: U's inputs newer than its
+    outputs. The stage after it must still run only its own job (no metadata here, as in a
+    copied run, so Snakemake goes by modification times alone)."""
+    workdir = tmp_path / "run"
+    shutil.copytree(quick_dag / "results", workdir / "results")
+    stages = dvc_stages()
+    cmd = stages[stage]["cmd"].split()
+    rule, target = cmd[cmd.index("--allowed-rules") + 1], cmd[-1]
+    later = (workdir / target).stat().st_mtime + 3600
+    for upstream in stages.values():
+        if set(upstream["outs"]) & stages[stage]["deps"]:
+            for dep in upstream["deps"]:
+                if dep.startswith("results/"):
+                    os.utime(workdir / dep, (later, later))
+    proc = run_snakemake(workdir, "-n", "--cores", "1", "--force", "--allowed-rules", rule,
+                         "--", target)  # fmt: skip
+    assert planned_rules(proc.stdout) == {rule}, proc.stdout[-3000:]

@@ -11,7 +11,9 @@ reruns exactly the jobs whose inputs, config keys or code changed, ``dvc push`` 
   ``--force`` because DVC has already decided the stage is out of date (a change
   Snakemake does not see, such as a package module, must still rerun it), and
   ``--allowed-rules`` so that no upstream job runs inside this stage (a file restored by
-  ``dvc checkout`` may look newer than what was made from it).
+  ``dvc checkout`` may look newer than what was made from it). Snakemake honours that only
+  for inputs given as paths: an input written ``rules.<name>.output.x`` names its producer
+  directly and brings it along, so rules/*.smk wrap those in ``str()`` (tested).
 * **deps**: the job's input files, its script and the package modules the script
   imports (transitively), without the bookkeeping modules that only log and record.
 * **params**: the keys of the config file that the rule's ``params:`` read, as each
