@@ -475,14 +475,15 @@ def test_a_stage_runs_only_its_own_job_when_its_upstream_looks_outdated(quick_da
     workdir = tmp_path / "run"
     shutil.copytree(quick_dag / "results", workdir / "results")
     stages = dvc_stages()
-    cmd = stages[stage]["cmd"].split()
-    rule, target = cmd[cmd.index("--allowed-rules") + 1], cmd[-1]
+    args = stages[stage]["cmd"].split()[1:]  # the stage's own command, after `snakemake`
+    at = args.index("--configfile")
+    del args[at : at + 2]  # run_snakemake names the config file (and the Snakefile, the workdir)
+    rule, target = args[args.index("--allowed-rules") + 1], args[-1]
     later = (workdir / target).stat().st_mtime + 3600
     for upstream in stages.values():
         if set(upstream["outs"]) & stages[stage]["deps"]:
             for dep in upstream["deps"]:
                 if dep.startswith("results/"):
                     os.utime(workdir / dep, (later, later))
-    proc = run_snakemake(workdir, "-n", "--cores", "1", "--force", "--allowed-rules", rule,
-                         "--", target)  # fmt: skip
+    proc = run_snakemake(workdir, "-n", *args)
     assert planned_rules(proc.stdout) == {rule}, proc.stdout[-3000:]
