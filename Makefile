@@ -50,8 +50,13 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml
 # After the run, its products are recorded in dvc.lock (when dvc.yaml is for $(CONFIG)),
 # so that `dvc repro` and `dvc status` agree with Snakemake that nothing needs rerunning.
 # A failure to record is reported but does not fail the run ("-").
+# The jobs run in prewarmed processes (phrenology prewarm: torch, TransformerLens & co. imported
+# once, not once per job; the same outputs; docs/performance.md). PREWARM=0: each job in a
+# process of its own, e.g. to measure jobs' memory in their benchmark files.
+PREWARM ?= 1
+PREWARM_CMD := $(if $(filter 1,$(PREWARM)),$(BIN)/phrenology prewarm --)
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SMK_ARGS)
+	$(PREWARM_CMD) $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SMK_ARGS)
 	-$(BIN)/phrenology dvc record --configfile $(CONFIG)
 
 dry-run: $(STAMP)

@@ -84,9 +84,12 @@ def quick_config() -> dict:
     return load_yaml(REPO / "config" / "quick.yaml")
 
 
-def snakemake_cmd(workdir: Path, *args: str, configfile: Path | None = None) -> list[str]:
-    """A Snakemake command line for this repo's Snakefile, outputs under ``workdir``."""
+def snakemake_cmd(workdir: Path, *args: str, configfile: Path | None = None,
+                  prewarm: bool = False) -> list[str]:  # fmt: skip
+    """A Snakemake command line for this repo's Snakefile, outputs under ``workdir``; with
+    ``prewarm``, its jobs in prewarmed processes (``phrenology prewarm``, as ``make run``)."""
     return [
+        *([sys.executable, "-m", "phrenology", "prewarm", "--"] if prewarm else []),
         sys.executable, "-m", "snakemake",
         "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir),
@@ -96,10 +99,11 @@ def snakemake_cmd(workdir: Path, *args: str, configfile: Path | None = None) -> 
 
 
 def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None,
-                  timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:  # fmt: skip
+                  timeout: float | None = None, check: bool = True,
+                  prewarm: bool = False) -> subprocess.CompletedProcess:  # fmt: skip
     try:
         proc = subprocess.run(
-            snakemake_cmd(workdir, *args, configfile=configfile),
+            snakemake_cmd(workdir, *args, configfile=configfile, prewarm=prewarm),
             capture_output=True, text=True, timeout=timeout or dag_timeout(), cwd=workdir,
         )  # fmt: skip
     except subprocess.TimeoutExpired as e:
@@ -150,7 +154,8 @@ def quick_dag(tmp_path_factory) -> Path:
         if reuse:
             shutil.copytree(Path(reuse) / "results", workdir / "results")
         try:
-            run_snakemake(workdir, "--cores", "2")
+            # as `make run` does; tests/workflow/test_determinism.py reruns jobs without it
+            run_snakemake(workdir, "--cores", "2", prewarm=True)
         except AssertionError as e:
             # pytest keeps a session fixture's failure: every test that needs this run fails
             # with this one message, and the DAG is not run again for each of them

@@ -5,6 +5,7 @@ tells a changed number from a changed timing."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -129,7 +130,15 @@ def rerun_targets(config: dict) -> dict[str, list[str]]:
 def test_rerunning_one_job_of_each_kind_gives_identical_bytes(quick_dag, quick_config, tmp_path):
     """The fast half of the check above (which is `slow`): on a copy of the session's run, one
     job per kind of computation runs again (--force, nothing else: --allowed-rules) and its
-    products must hash as before."""
+    products must hash as before.
+
+    The session's run had its jobs in prewarmed processes (``phrenology prewarm``, as ``make
+    run``); the rerun has each in a process of its own (plain ``snakemake``): so this is also
+    the check that prewarming changes no output."""
+    if not os.environ.get("PHRENOLOGY_QUICK_RESULTS"):  # a reused older run has no such logs
+        for log in ("train/seed{s}.log", "capture/seed{s}.log"):
+            text = (quick_dag / "logs" / log.format(s=quick_config["seeds"][0])).read_text()
+            assert "runs in a prewarmed process" in text, text[-2000:]
     workdir = tmp_path / "run"
     shutil.copytree(quick_dag / "results", workdir / "results")
     targets = rerun_targets(quick_config)

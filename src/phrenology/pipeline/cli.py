@@ -4,6 +4,7 @@
     phrenology audit --configfile config/quick.yaml       is every product still current?
     phrenology dvc sync --configfile config/quick.yaml    dvc.yaml from the Snakemake DAG
     phrenology hashes -o run1.tsv; phrenology hashes --compare run1.tsv   same numbers as before?
+    phrenology prewarm -- snakemake --cores 2              jobs in prewarmed processes (local)
 
 ``python -m phrenology`` is the same program.
 """
@@ -22,7 +23,8 @@ EXIT_OK, EXIT_NOT_CURRENT, EXIT_ERROR = 0, 1, 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="phrenology", description="Provenance and audit of attention-phrenology results."
+        prog="phrenology",
+        description="Provenance, audit and hashes of attention-phrenology results; DVC; prewarmed runs.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -71,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--json", action="store_true", help="print the findings as JSON")
     _add_dvc_parser(sub)
     _add_hashes_parser(sub)
+    _add_prewarm_parser(sub)
     return parser
 
 
@@ -154,6 +157,29 @@ def _add_hashes_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _add_prewarm_parser(sub: argparse._SubParsersAction) -> None:
+    pre = sub.add_parser(
+        "prewarm",
+        help="run a command (snakemake ...) with its jobs in prewarmed Python processes",
+        description="Run COMMAND beside a server that has imported torch, TransformerLens and "
+        "the other heavy libraries once; each job of a local Snakemake run then starts from a "
+        "fork of it instead of importing them again, with the same outputs. Jobs that cannot "
+        "(Slurm, conda envs, another environment) run in their own process as before. "
+        "Exit status: COMMAND's.",
+    )
+    pre.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
+                     help="the command and its arguments, e.g. -- snakemake --cores 2")  # fmt: skip
+
+
+def run_prewarm(args: argparse.Namespace) -> int:
+    from phrenology.pipeline import prewarm
+
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        raise PhrenologyError("no command given: phrenology prewarm -- snakemake --cores 2 ...")
+    return prewarm.run(cmd)
+
+
 def run_hashes(args: argparse.Namespace) -> int:
     from phrenology.provenance.hashes import compare, manifest, read_manifest, write_manifest
 
@@ -218,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_dvc(args)
         if args.command == "hashes":
             return run_hashes(args)
+        if args.command == "prewarm":
+            return run_prewarm(args)
         return run_audit(args)
     except PhrenologyError as e:
         print(f"phrenology {args.command}: {e}", file=sys.stderr)

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from phrenology.pipeline import prewarm
 from phrenology.pipeline.errors import PhrenologyError
 from phrenology.provenance import records
 
@@ -66,6 +67,7 @@ def _warn(message: str, terminal: Any) -> None:
 
 @contextlib.contextmanager
 def snakemake_job(smk: Any) -> Iterator[Job]:
+    prewarm.hand_over()  # under `phrenology prewarm`, the job runs in a warm copy, not here
     threads = max(1, int(getattr(smk, "threads", 1) or 1))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -77,6 +79,8 @@ def snakemake_job(smk: Any) -> Iterator[Job]:
     log = open(log_path, "a", buffering=1) if log_path else None
     if log:
         sys.stdout = sys.stderr = log
+    if prewarm.in_copy():
+        print(f"(this job runs in a prewarmed process, pid {os.getpid()}: phrenology prewarm)")
     job = Job(snakemake=smk, threads=threads, started=time.time())
     rule = getattr(smk, "rule", "?")
     try:
