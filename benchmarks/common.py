@@ -43,12 +43,14 @@ def cpu_model() -> str | None:
 
 
 def run_snakemake(
-    workdir, configs, cores: str, targets=(), env: dict | None = None
+    workdir, configs, cores: str, targets=(), env: dict | None = None, prewarm: bool = False
 ) -> tuple[float, str]:
     """Run this repository's Snakefile in ``workdir`` with the config files ``configs`` (later
-    ones override earlier ones); return its wall time in seconds and its log. A failed run ends
-    the benchmark with the tail of that log."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+    ones override earlier ones), with ``prewarm`` its jobs in prewarmed processes (as ``make
+    run``); return its wall time in seconds and its log. A failed run ends the benchmark with
+    the tail of that log."""
+    cmd = [*([sys.executable, "-m", "phrenology", "prewarm", "--"] if prewarm else []),
+           sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
            "--directory", str(workdir), "--cores", cores, "--configfile", *map(str, configs),
            "--", *targets]  # fmt: skip
     t0 = time.perf_counter()
