@@ -71,6 +71,7 @@ RUNTIME_VARS = frozenset(
 )  # fmt: skip
 
 _in_copy = False  # set in a forked copy: the script it runs must not be handed over again
+_job_pid = 0  # in a copy: the job's own process, which waits for it
 # The server's environment before its imports: some of them set variables (threadpoolctl and
 # scikit-learn set KMP_DUPLICATE_LIB_OK) that a job's own imports would set again.
 _started_with: dict[str, str] = {}
@@ -79,6 +80,13 @@ _started_with: dict[str, str] = {}
 def in_copy() -> bool:
     """Whether this process is a prewarmed copy running a job."""
     return _in_copy
+
+
+def job_ancestor() -> int:
+    """Where to start looking up the processes that started this job (the shell, Snakemake):
+    this process's parent; in a prewarmed copy, whose parent is the server, the job's own
+    waiting process."""
+    return _job_pid if _in_copy else os.getppid()
 
 
 def _send(conn: socket.socket, message: dict) -> None:
@@ -102,7 +110,7 @@ def hand_over() -> None:
         conn.close()
         return
     request = {"executable": sys.executable, "prefix": sys.prefix, "cwd": os.getcwd(),
-               "argv": sys.argv, "env": dict(os.environ)}  # fmt: skip
+               "argv": sys.argv, "env": dict(os.environ), "pid": os.getpid()}  # fmt: skip
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
@@ -188,7 +196,7 @@ def _run_script(path: str) -> int:
 
 class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:  # in the forked copy (ForkingMixIn)
-        global _in_copy
+        global _in_copy, _job_pid
         conn = self.request
         request, fds = _read_request(conn)
         reason = mismatch(request) if len(fds) == 3 else "its standard streams did not arrive"
@@ -204,7 +212,7 @@ class _Handler(socketserver.BaseRequestHandler):
             os.kill(os.getpid(), signal.SIGKILL)
 
         threading.Thread(target=die_with_the_job, daemon=True).start()
-        _in_copy = True
+        _in_copy, _job_pid = True, request["pid"]
         code = _run_script(request["argv"][0])
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):

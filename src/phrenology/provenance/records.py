@@ -248,7 +248,9 @@ def agent_info(repo_dir: str | os.PathLike | None) -> dict[str, Any]:
 
 def _snakemake_process() -> tuple[list[str], str] | None:
     """argv and cwd of the nearest ancestor process that is Snakemake (Linux /proc only)."""
-    pid = os.getppid()
+    from phrenology.pipeline import prewarm
+
+    pid = prewarm.job_ancestor()  # a prewarmed job's parent is the server, not Snakemake
     for _ in range(8):
         if pid <= 1:
             return None

@@ -30,7 +30,8 @@ JOB = textwrap.dedent("""
     what = sys.argv[1]
     facts = {"in_copy": prewarm.in_copy(), "pid": os.getpid(), "cwd": os.getcwd(),
              "argv": sys.argv[1:], "threads": torch.get_num_threads(),
-             "tmp": tempfile.gettempdir(), "handed_on": os.environ.get(prewarm.ENV_VAR)}
+             "tmp": tempfile.gettempdir(), "handed_on": os.environ.get(prewarm.ENV_VAR),
+             "ancestor": prewarm.job_ancestor()}
     with open("facts.json", "w") as f:
         json.dump(facts, f)
     if what == "raise":
@@ -74,7 +75,8 @@ def start_job(tmp_path: Path, server, *args: str, **extra: str) -> subprocess.Po
 def run_job(tmp_path, server, *args, **extra):
     proc = start_job(tmp_path, server, *args, **extra)
     out, err = proc.communicate(timeout=120)
-    return proc.returncode, out, err, json.loads((tmp_path / "facts.json").read_text())
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    return proc.returncode, out, err, {**facts, "job_process": proc.pid}
 
 
 def test_a_job_runs_in_a_warm_copy_as_it_would_have_run_on_its_own(server, tmp_path):
@@ -87,6 +89,8 @@ def test_a_job_runs_in_a_warm_copy_as_it_would_have_run_on_its_own(server, tmp_p
     assert facts["threads"] == 3  # OMP_NUM_THREADS, as a fresh torch would have read it
     assert facts["tmp"] == str(tmp_path / "tmp")  # the job's TMPDIR, not the server's
     assert facts["handed_on"] is None  # what the job starts runs on its own
+    # provenance looks up Snakemake's command line from the job's own process, not the server
+    assert facts["ancestor"] == facts["job_process"] != facts["pid"]
 
 
 def test_the_jobs_error_is_its_traceback_and_exit_status_1(server, tmp_path):
