@@ -113,10 +113,15 @@ def hand_over() -> None:
                "argv": sys.argv, "env": dict(os.environ), "pid": os.getpid()}  # fmt: skip
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
-    replies = conn.makefile("rb")
-    line = replies.readline()
-    reply = json.loads(line) if line else {"declined": "the server closed the connection"}
+    try:
+        socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
+        replies = conn.makefile("rb")
+        line = replies.readline()
+    except OSError as e:  # the server went away before starting anything: run here
+        line, e_text = b"", f"could not hand it over ({e})"
+    else:
+        e_text = "the server closed the connection"
+    reply = json.loads(line) if line else {"declined": e_text}
     if "declined" in reply:
         print(f"prewarm: this job runs in a process of its own: {reply['declined']}",
               file=sys.stderr, flush=True)  # fmt: skip
@@ -226,20 +231,25 @@ class _Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
     max_children = 1 << 16  # Snakemake already bounds how many jobs run at once
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGTERM this process when the one that started it dies (even by kill -9)."""
+def _die_with_parent(parent: int | None) -> None:
+    """Linux: SIGTERM this process when the one that started it (``parent``) dies, even by
+    kill -9. (Linux sends it when the thread that forked exits: running_server is called from
+    the main thread.)"""
     with contextlib.suppress(Exception):
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if parent is not None and os.getppid() != parent:  # it died before the line above
+        raise SystemExit("prewarm: the process that started the server is gone")
 
 
-def serve(path: str, preload: Sequence[str] = PRELOAD) -> None:
-    """Import ``preload``, then serve jobs on the socket ``path`` until terminated."""
+def serve(path: str, preload: Sequence[str] = PRELOAD, parent: int | None = None) -> None:
+    """Import ``preload``, then serve jobs on the socket ``path`` until terminated (or until
+    the process ``parent`` ends)."""
     import importlib
 
     _started_with.update(os.environ)
-    _die_with_parent()
+    _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is Snakemake's to handle, not ours
     from phrenology.pipeline.jobs import REPRODUCIBLE_BLAS
 
@@ -266,9 +276,7 @@ def running_server(preload: Sequence[str] = PRELOAD) -> Iterator[str]:
     env.pop(ENV_VAR, None)
     with tempfile.TemporaryDirectory(prefix="phrenology-prewarm-") as folder:
         path = str(Path(folder, "socket"))
-        code = (
-            f"from phrenology.pipeline import prewarm; prewarm.serve({path!r}, {list(preload)!r})"
-        )
+        code = f"from phrenology.pipeline import prewarm; prewarm.serve({path!r}, {list(preload)!r}, {os.getpid()})"
         server = subprocess.Popen([sys.executable, "-c", code], env=env)
         try:
             yield path
