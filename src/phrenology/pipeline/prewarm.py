@@ -243,6 +243,21 @@ def _die_with_parent(parent: int | None) -> None:
         raise SystemExit("prewarm: the process that started the server is gone")
 
 
+def _cuda_initialized() -> bool:
+    """Whether this process has initialised CUDA (torch's runtime, or the driver underneath)."""
+    import ctypes
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        return True
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:  # no NVIDIA driver: nothing to initialise
+        return False
+    count = ctypes.c_int()
+    return driver.cuDeviceGetCount(ctypes.byref(count)) != 3  # 3: CUDA_ERROR_NOT_INITIALIZED
+
+
 def serve(path: str, preload: Sequence[str] = PRELOAD, parent: int | None = None) -> None:
     """Import ``preload``, then serve jobs on the socket ``path`` until terminated (or until
     the process ``parent`` ends)."""
@@ -255,8 +270,17 @@ def serve(path: str, preload: Sequence[str] = PRELOAD, parent: int | None = None
 
     for var, value in REPRODUCIBLE_BLAS.items():  # as every job sets them, before MKL's first use
         os.environ.setdefault(var, value)
+    # A process that has initialised CUDA cannot be forked into ones that use it, and
+    # torch.cuda.is_available() initialises the driver unless asked to ask NVML instead (some
+    # libraries call it at import). The copies take the job's environment, without this.
+    os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"
     for name in preload:
         importlib.import_module(name)
+    if _cuda_initialized():
+        raise SystemExit(
+            "prewarm: importing the preloaded libraries initialised CUDA, so a fork of this "
+            "server could not use the GPU; every job runs in a process of its own"
+        )
     binding = path + ".binding"
     with _Server(binding, _Handler) as server:
         os.replace(binding, path)  # jobs find the socket only once everything is imported

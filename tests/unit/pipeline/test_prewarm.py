@@ -193,3 +193,16 @@ def test_the_server_stops_when_the_run_ends_or_is_killed(how):
         proc.kill()
     proc.communicate("\n", timeout=60)
     assert gone(server, timeout=10)
+
+
+def test_a_server_whose_imports_initialised_cuda_refuses_to_serve(tmp_path):
+    """Forks of a process that initialised CUDA cannot use the GPU: the server then exits
+    before listening, and every job runs in a process of its own. (Simulated: no GPU here.)"""
+    path = tmp_path / "socket"
+    code = ("from phrenology.pipeline import prewarm\n"
+            "prewarm._cuda_initialized = lambda: True\n"
+            f"prewarm.serve({str(path)!r}, ())\n")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert proc.returncode != 0 and "initialised CUDA" in proc.stderr
+    assert not path.exists()
