@@ -184,6 +184,9 @@ rule decompose_patterns:
         "logs/compare/decompose_patterns.log",
     benchmark:
         "logs/benchmarks/decompose_patterns.tsv"
+    # the longest analysis job (with plot_decomposition after it): started as soon as it can
+    # be, not last, so that the run does not end with one core idle
+    priority: 1
     conda:
         "../envs/analysis.yaml"
     resources:
