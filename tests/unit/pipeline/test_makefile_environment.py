@@ -35,3 +35,20 @@ def test_jobs_get_a_bytecode_cache_even_where_the_environment_forbids_writing_on
 def test_a_bytecode_cache_location_of_the_user_wins():
     env = make_env({**os.environ, "PYTHONPYCACHEPREFIX": "/somewhere/else"})
     assert env["PYTHONPYCACHEPREFIX"] == "/somewhere/else"
+
+
+def run_recipe(*args: str) -> list[str]:
+    """The commands ``make run`` would run (make -n; the venv's stamp taken as up to date)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    proc = subprocess.run(["make", "-n", "--no-print-directory", "-C", str(REPO), "-o",
+                           ".venv/.installed", "run", *args],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return [line for line in proc.stdout.splitlines() if "snakemake" in line]
+
+
+def test_make_run_runs_its_jobs_prewarmed_unless_told_not_to():
+    (default,) = run_recipe()
+    assert default.startswith(".venv/bin/phrenology prewarm -- .venv/bin/snakemake --cores")
+    (plain,) = run_recipe("PREWARM=0")
+    assert plain.startswith(".venv/bin/snakemake --cores")
