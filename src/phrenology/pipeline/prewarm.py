@@ -298,7 +298,11 @@ def running_server(preload: Sequence[str] = PRELOAD) -> Iterator[str]:
     env = dict(os.environ)
     prepare_job_environment(str(Path(__file__).resolve().parents[2]), env)
     env.pop(ENV_VAR, None)
-    with tempfile.TemporaryDirectory(prefix="phrenology-prewarm-") as folder:
+    # a socket's path may not exceed 107 bytes: a long TMPDIR falls back to /tmp
+    base = tempfile.gettempdir()
+    if len(base) > 60 and os.path.isdir("/tmp"):
+        base = "/tmp"
+    with tempfile.TemporaryDirectory(prefix="phrenology-prewarm-", dir=base) as folder:
         path = str(Path(folder, "socket"))
         code = f"from phrenology.pipeline import prewarm; prewarm.serve({path!r}, {list(preload)!r}, {os.getpid()})"
         server = subprocess.Popen([sys.executable, "-c", code], env=env)

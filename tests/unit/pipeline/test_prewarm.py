@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -206,3 +207,16 @@ def test_a_server_whose_imports_initialised_cuda_refuses_to_serve(tmp_path):
                           timeout=60)  # fmt: skip
     assert proc.returncode != 0 and "initialised CUDA" in proc.stderr
     assert not path.exists()
+
+
+def test_a_long_temporary_directory_still_gives_a_socket_that_listens(tmp_path, monkeypatch):
+    """AF_UNIX paths are limited to 107 bytes; pytest's own temporary paths are longer."""
+    long_dir = tmp_path / ("d" * 80)
+    long_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long_dir))
+    with prewarm.running_server(preload=()) as path:
+        assert len(path + ".binding") <= 107
+        deadline = time.monotonic() + 60
+        while not os.path.exists(path):
+            assert time.monotonic() < deadline, "the prewarm server did not start listening"
+            time.sleep(0.02)
