@@ -29,10 +29,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 # What every Snakemake job sets for MKL (see phrenology.pipeline.jobs), for the tests that
 # compute in this process or in drivers they start: reproducible bits on Intel and AMD CPUs.
-from phrenology.pipeline.jobs import REPRODUCIBLE_BLAS  # noqa: E402
+from phrenology.pipeline.jobs import use_reproducible_blas  # noqa: E402
 
-for _var, _value in REPRODUCIBLE_BLAS.items():
-    os.environ.setdefault(_var, _value)
+use_reproducible_blas()
 # The suite runs DAGs and tests side by side on few CPUs. OpenMP's default is to spin while a
 # thread waits, which on a busy machine burns the CPU the other process needs (measured here:
 # a 2-thread torch loop with one busy neighbour ran 2.4x as long as alone, 1.2x with PASSIVE).

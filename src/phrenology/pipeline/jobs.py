@@ -36,6 +36,13 @@ from phrenology.provenance import records
 REPRODUCIBLE_BLAS = {"MKL_CBWR": "AUTO", "MKL_DYNAMIC": "FALSE", "OMP_DYNAMIC": "FALSE"}
 
 
+def use_reproducible_blas() -> None:
+    """Set REPRODUCIBLE_BLAS in this process's environment where not already set (before MKL's
+    first use: every job, the prewarm server, the test suite)."""
+    for var, value in REPRODUCIBLE_BLAS.items():
+        os.environ.setdefault(var, value)
+
+
 @dataclass
 class Job:
     snakemake: Any
@@ -71,8 +78,7 @@ def snakemake_job(smk: Any) -> Iterator[Job]:
     threads = max(1, int(getattr(smk, "threads", 1) or 1))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(threads)
-    for var, value in REPRODUCIBLE_BLAS.items():
-        os.environ.setdefault(var, value)
+    use_reproducible_blas()
     log_path = smk.log[0] if len(smk.log) else None
     terminal = sys.__stderr__
     saved = sys.stdout, sys.stderr  # restored afterwards (not sys.__stdout__: tests capture them)

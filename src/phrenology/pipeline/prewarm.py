@@ -118,10 +118,9 @@ def hand_over() -> None:
         replies = conn.makefile("rb")
         line = replies.readline()
     except OSError as e:  # the server went away before starting anything: run here
-        line, e_text = b"", f"could not hand it over ({e})"
+        reply = {"declined": f"could not hand it over ({e})"}
     else:
-        e_text = "the server closed the connection"
-    reply = json.loads(line) if line else {"declined": e_text}
+        reply = json.loads(line) if line else {"declined": "the server closed the connection"}
     if "declined" in reply:
         print(f"prewarm: this job runs in a process of its own: {reply['declined']}",
               file=sys.stderr, flush=True)  # fmt: skip
@@ -266,10 +265,9 @@ def serve(path: str, preload: Sequence[str] = PRELOAD, parent: int | None = None
     _started_with.update(os.environ)
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is Snakemake's to handle, not ours
-    from phrenology.pipeline.jobs import REPRODUCIBLE_BLAS
+    from phrenology.pipeline.jobs import use_reproducible_blas
 
-    for var, value in REPRODUCIBLE_BLAS.items():  # as every job sets them, before MKL's first use
-        os.environ.setdefault(var, value)
+    use_reproducible_blas()  # as every job does, before MKL's first use
     # A process that has initialised CUDA cannot be forked into ones that use it, and
     # torch.cuda.is_available() initialises the driver unless asked to ask NVML instead (some
     # libraries call it at import). The copies take the job's environment, without this.
